@@ -1,0 +1,263 @@
+"""Handling systems post dossier events: one at a time, or in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from datetime import UTC
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, post
+from litestar.openapi.spec import Example
+from litestar.params import Body
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_403_FORBIDDEN
+from typing_extensions import Annotated
+
+from api.auth import current_key, require, runtime_of
+from api.problems import ProblemError, decode_problem, domain_problem, problem_document
+from api.schemas import (
+    EXAMPLE_APPENDED,
+    EXAMPLE_EVENT,
+    AppendedOut,
+    BatchEventIn,
+    BatchIn,
+    BatchOut,
+    EventIn,
+    StatusOut,
+)
+from application.keys import ApiKey, Role
+from application.runtime import Runtime
+from application.writer import Appended, Outcome, Submission
+from domain.code import DossierCode
+from domain.commands import DATA_TYPES, Actor, EventCommand
+from domain.errors import DomainError
+from domain.status import EventType, Status
+
+_EVENT_DECODER = msgspec.json.Decoder(EventIn)
+_BATCH_DECODER = msgspec.json.Decoder(BatchIn)
+_BATCH_EVENT_DECODER = msgspec.json.Decoder(BatchEventIn)
+_CANONICAL = msgspec.json.Encoder(order="deterministic")
+_EVENT_TYPES = {t.value: t for t in EventType}
+
+
+def status_out(status: Status | None) -> StatusOut | None:
+    if status is None:
+        return None
+    return StatusOut(code=int(status), name_vi=status.name_vi, name_en=status.name_en)
+
+
+def to_submission(code_text: str, event: EventIn, source: str, runtime: Runtime) -> Submission:
+    """Translate the wire event into the domain's command (validation errors name the field)."""
+    code = DossierCode.parse(code_text)
+    event_type = _EVENT_TYPES.get(event.type)
+    if event_type is None:
+        known = ", ".join(_EVENT_TYPES)
+        raise ProblemError(
+            422, "unknown_event_type", f"unknown event type {event.type!r}; one of: {known}", field="type"
+        )
+    if event.occurred_at.tzinfo is None:
+        raise ProblemError(
+            422, "invalid_value", "occurred_at needs an offset (RFC 3339), e.g. +07:00", field="occurred_at"
+        )
+    data = dict(event.data)
+    fingerprint = _fingerprint(code_text, event, source)
+    if event_type is EventType.RECEIVED:
+        secret = data.pop("lookup_secret", None)
+        if not isinstance(secret, str) or not 4 <= len(secret.strip()) <= 64:
+            raise ProblemError(
+                422,
+                "invalid_value",
+                "Received needs a lookup_secret of 4 to 64 characters (printed on the receipt)",
+                field="data.lookup_secret",
+            )
+        data["lookup_secret_digest"] = runtime.secrets.digest(secret)
+    data_type: Any = DATA_TYPES[event_type]
+    allowed = set(getattr(data_type, "__dataclass_fields__", {})) - {"lookup_secret_digest"}
+    unknown = sorted(set(data) - allowed - {"lookup_secret_digest"})
+    if unknown:
+        raise ProblemError(
+            422,
+            "unknown_field",
+            f"{event.type} data has no field {unknown[0]!r}; its fields are: {', '.join(sorted(allowed)) or 'none'}",
+            field=f"data.{unknown[0]}",
+        )
+    try:
+        typed = msgspec.convert(data, data_type)
+    except msgspec.ValidationError as error:
+        raise decode_problem(error, prefix="data.") from None
+    if event.expected_version is not None and event.expected_version < 0:
+        raise ProblemError(422, "invalid_value", "expected_version must be 0 or more", field="expected_version")
+    command = EventCommand(
+        event_id=event.event_id,
+        type=event_type,
+        occurred_at=event.occurred_at,
+        actor=Actor(id=event.actor.id, role=event.actor.role),
+        source=source,
+        data=typed,
+        fingerprint=fingerprint,
+    )
+    return Submission(code=code, command=command, expected_version=event.expected_version)
+
+
+def _fingerprint(code: str, event: EventIn, source: str) -> str:
+    """What makes a retry the same event: everything the sender said but expected_version."""
+    canonical = _CANONICAL.encode(
+        [code, source, event.type, event.occurred_at.astimezone(UTC), event.actor, event.data]
+    )
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def _forbidden_for(key: ApiKey, code: str) -> ProblemError | None:
+    if key.may_post_for(code):
+        return None
+    agencies = ", ".join(key.agencies) or "none"
+    return ProblemError(
+        HTTP_403_FORBIDDEN,
+        "agency_not_allowed",
+        f"this key may post only for dossiers of agencies {agencies}; {code} is not one of them",
+        field="dossier_code",
+    )
+
+
+async def _append(runtime: Runtime, submissions: Sequence[Submission]) -> list[Outcome]:
+    return await asyncio.wrap_future(runtime.writer.submit(submissions))
+
+
+def _answer(runtime: Runtime, outcome: Appended) -> AppendedOut:
+    if outcome.already:
+        status, due_at, position = runtime.ledger.answer_at(outcome.code, outcome.version)
+    else:
+        status, due_at, position = outcome.status, outcome.due_at, outcome.position
+    assert position is not None
+    return AppendedOut(
+        outcome="already_appended" if outcome.already else "appended",
+        dossier_code=str(outcome.code),
+        event_id=outcome.event_id,
+        version=outcome.version,
+        position=position,
+        status=status_out(status),
+        due_at=due_at,
+    )
+
+
+def _batch_answers(runtime: Runtime, outcomes: list[Outcome]) -> list[dict[str, Any]]:
+    answers: list[dict[str, Any]] = []
+    for index, outcome in enumerate(outcomes):
+        if isinstance(outcome, DomainError):
+            answers.append(problem_document(domain_problem(outcome, f"events/{index}")))
+        else:
+            answers.append(msgspec.to_builtins(_answer(runtime, outcome)))
+    return answers
+
+
+class IngestController(Controller):
+    """For handling systems (role `handler`, scoped to agency codes)."""
+
+    path = "/v1"
+    tags = ["handling systems"]
+    guards = [require(Role.HANDLER)]
+
+    @post(
+        "/dossiers/{code:str}/events",
+        summary="Append one event to a dossier",
+        description=(
+            "Idempotent by event_id: the same event posted again answers 200 already_appended "
+            "with the first answer. Refusals are RFC 9457 problem documents naming the field and "
+            "the rule (409 when the event conflicts with the dossier's history)."
+        ),
+        responses={},
+    )
+    async def append_event(
+        self,
+        request: Request[Any, Any, Any],
+        code: str,
+        data: Annotated[
+            bytes,
+            Body(
+                title="EventIn",
+                description="One dossier event",
+                examples=[Example(summary="A dossier received in person", value=EXAMPLE_EVENT)],
+            ),
+        ],
+    ) -> Response[AppendedOut]:
+        runtime = runtime_of(request)
+        key = current_key(request)
+        if forbidden := _forbidden_for(key, code):
+            raise forbidden
+        try:
+            event = _EVENT_DECODER.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            raise decode_problem(error) from None
+        submission = to_submission(code, event, key.name, runtime)
+        (outcome,) = await _append(runtime, [submission])
+        if isinstance(outcome, DomainError):
+            raise outcome
+        answer = (
+            await asyncio.to_thread(_answer, runtime, outcome) if outcome.already else _answer(runtime, outcome)
+        )
+        status = HTTP_200_OK if outcome.already else HTTP_201_CREATED
+        return Response(answer, status_code=status)
+
+    @post(
+        "/events:batch",
+        summary="Append up to 1,000 events, across dossiers",
+        description=(
+            "Each event gets its own outcome, in order: an answer like the single-event "
+            "endpoint's, or a problem document. Valid events are stored even when others are "
+            f"refused. Example answer item: {msgspec.json.encode(EXAMPLE_APPENDED).decode()}"
+        ),
+        status_code=HTTP_200_OK,
+    )
+    async def append_batch(
+        self, request: Request[Any, Any, Any], data: Annotated[bytes, Body(title="BatchIn")]
+    ) -> BatchOut:
+        runtime = runtime_of(request)
+        key = current_key(request)
+        try:
+            batch = _BATCH_DECODER.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            raise decode_problem(error) from None
+        limit = runtime.settings.batch_limit
+        if not batch.events:
+            raise ProblemError(422, "empty_batch", "the batch has no events", field="events")
+        if len(batch.events) > limit:
+            raise ProblemError(
+                413, "batch_too_large", f"a batch holds at most {limit} events, not {len(batch.events)}",
+                field="events",
+            )
+        results: list[dict[str, Any] | None] = [None] * len(batch.events)
+        submissions: list[Submission] = []
+        positions: list[int] = []
+        for index, raw in enumerate(batch.events):
+            try:
+                submission = self._batch_submission(raw, key, runtime)
+            except ProblemError as problem:
+                results[index] = problem_document(problem.problem(f"events/{index}"))
+                continue
+            except DomainError as refusal:
+                results[index] = problem_document(domain_problem(refusal, f"events/{index}"))
+                continue
+            submissions.append(submission)
+            positions.append(index)
+        outcomes = await _append(runtime, submissions) if submissions else []
+        if any(isinstance(o, Appended) and o.already for o in outcomes):
+            answers = await asyncio.to_thread(_batch_answers, runtime, outcomes)
+        else:
+            answers = _batch_answers(runtime, outcomes)
+        for index, answer in zip(positions, answers, strict=True):
+            results[index] = answer
+        return BatchOut(results=[r for r in results if r is not None])
+
+    @staticmethod
+    def _batch_submission(raw: msgspec.Raw, key: ApiKey, runtime: Runtime) -> Submission:
+        try:
+            event = _BATCH_EVENT_DECODER.decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            raise decode_problem(error) from None
+        if not event.dossier_code:
+            raise ProblemError(422, "missing_field", "each batch event needs a dossier_code", field="dossier_code")
+        if forbidden := _forbidden_for(key, event.dossier_code):
+            raise forbidden
+        return to_submission(event.dossier_code, event, key.name, runtime)

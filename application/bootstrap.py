@@ -1,0 +1,50 @@
+"""The composition root of the ledger's persistence: find PostgreSQL, migrate it, open the ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from application.database import (
+    create_app_role,
+    make_events_append_only,
+    start_embedded_server,
+)
+from application.ledger import DossierLedger, persistence_env
+from application.settings import Settings
+
+
+@dataclass(frozen=True)
+class Database:
+    """A migrated database: the URL to reach it and the role the application acts as."""
+
+    url: str
+    app_role: str
+
+    def ledger_env(self, pool_size: int = 10) -> dict[str, str]:
+        return persistence_env(
+            self.url, app_role=self.app_role, create_table=False, pool_size=pool_size
+        )
+
+
+def database_url(settings: Settings) -> str:
+    """LEDGER_DATABASE_URL, or the embedded server's URL (started on demand)."""
+    if settings.database_url is not None:
+        return settings.database_url
+    return start_embedded_server(settings.embedded_data_dir)
+
+
+def migrate(url: str, app_role: str) -> Database:
+    """Create the events table and its rules, as the URL's role. Safe to run at every start."""
+    create_app_role(url, app_role)
+    owner = DossierLedger(persistence_env(url, app_role=None, create_table=True, pool_size=1))
+    owner.close()
+    make_events_append_only(url, app_role)
+    return Database(url=url, app_role=app_role)
+
+
+def prepare_database(settings: Settings) -> Database:
+    return migrate(database_url(settings), settings.app_role)
+
+
+def open_ledger(database: Database, pool_size: int = 10) -> DossierLedger:
+    return DossierLedger(database.ledger_env(pool_size))

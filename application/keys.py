@@ -1,0 +1,143 @@
+"""API keys: bearer tokens stored as SHA-256 digests, each with a role and, for handlers, agencies."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from eventsourcing.postgres import PostgresDatastore
+
+CACHE_SECONDS = 5.0  # a revoked key stops working within this time
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger_api_keys (
+    key_id text PRIMARY KEY,
+    key_digest bytea NOT NULL UNIQUE,
+    name text NOT NULL,
+    role text NOT NULL,
+    agencies text[] NOT NULL DEFAULT '{}',
+    created_at timestamptz NOT NULL DEFAULT now(),
+    revoked_at timestamptz
+)
+"""
+
+
+class Role(StrEnum):
+    HANDLER = "handler"
+    INSPECTOR = "inspector"
+    ADMIN = "admin"
+
+
+class KeyError_(ValueError):  # noqa: N801 - KeyError is taken by the builtin
+    """A key cannot be issued or revoked as asked."""
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_id: str
+    name: str
+    role: Role
+    agencies: tuple[str, ...]
+    created_at: datetime
+    revoked_at: datetime | None
+
+    def may_post_for(self, dossier_code: str) -> bool:
+        """Handlers post only for dossiers whose code starts with one of their agency codes."""
+        if self.role is Role.ADMIN:
+            return True
+        if self.role is not Role.HANDLER:
+            return False
+        return any(dossier_code.startswith(agency) for agency in self.agencies)
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+class ApiKeys:
+    def __init__(self, datastore: PostgresDatastore) -> None:
+        self.datastore = datastore
+        self._cache: dict[bytes, tuple[float, ApiKey | None]] = {}
+        self._lock = threading.Lock()
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(SCHEMA)
+
+    def issue(self, role: Role, agencies: tuple[str, ...] = (), name: str = "") -> tuple[ApiKey, str]:
+        """A new key; the token is returned once and never stored."""
+        if role is Role.HANDLER and not agencies:
+            msg = "a handler key needs at least one --agency code"
+            raise KeyError_(msg)
+        if role is not Role.HANDLER and agencies:
+            msg = f"agencies apply to handler keys only, not to {role.value}"
+            raise KeyError_(msg)
+        key_id = secrets.token_hex(4)
+        token = f"dl_{key_id}_{secrets.token_urlsafe(32)}"
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                "INSERT INTO ledger_api_keys (key_id, key_digest, name, role, agencies) "
+                "VALUES (%s, %s, %s, %s, %s) RETURNING *",
+                (key_id, _digest(token), name or f"{role.value}-{key_id}", role.value, list(agencies)),
+            )
+            row = cursor.fetchone()
+        assert row is not None
+        return _key(row), token
+
+    def revoke(self, key_id: str) -> ApiKey:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                "UPDATE ledger_api_keys SET revoked_at = coalesce(revoked_at, now()) "
+                "WHERE key_id = %s RETURNING *",
+                (key_id,),
+            )
+            row = cursor.fetchone()
+        if row is None:
+            msg = f"no key with id {key_id!r}"
+            raise KeyError_(msg)
+        with self._lock:
+            self._cache.clear()
+        return _key(row)
+
+    def list(self) -> list[ApiKey]:
+        with self.datastore.transaction() as cursor:
+            cursor.execute("SELECT * FROM ledger_api_keys ORDER BY created_at, key_id")
+            return [_key(row) for row in cursor.fetchall()]
+
+    def authenticate(self, token: str) -> ApiKey | None:
+        digest = _digest(token)
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(digest)
+        if cached is not None and now - cached[0] < CACHE_SECONDS:
+            return cached[1]
+        with self.datastore.transaction() as cursor:
+            cursor.execute(
+                "SELECT * FROM ledger_api_keys WHERE key_digest = %s AND revoked_at IS NULL",
+                (digest,),
+            )
+            row = cursor.fetchone()
+        key = _key(row) if row is not None else None
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (now, key)
+        return key
+
+    def close(self) -> None:
+        """The datastore belongs to the ledger, which closes it."""
+
+
+def _key(row: Any) -> ApiKey:
+    return ApiKey(
+        key_id=row["key_id"],
+        name=row["name"],
+        role=Role(row["role"]),
+        agencies=tuple(row["agencies"]),
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+    )

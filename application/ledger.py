@@ -1,0 +1,68 @@
+"""The DossierLedger application: dossier events in PostgreSQL through eventsourcing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.utils import get_topic
+
+from application.database import ConnectionParams
+from application.mapper import MsgspecMapper
+from application.recorder import LedgerRecorder
+from domain.code import DossierCode
+from domain.dossier import Dossier, dossier_id
+
+APPLICATION_NAME = "Ledger"  # eventsourcing names the events table after it: ledger_events
+
+
+def persistence_env(
+    url: str, *, app_role: str | None, create_table: bool, pool_size: int = 10
+) -> dict[str, str]:
+    """eventsourcing's settings for a PostgreSQL URL (the library reads them from a mapping)."""
+    params = ConnectionParams.from_url(url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_HOST": params.host,
+        "POSTGRES_PORT": params.port,
+        "POSTGRES_DBNAME": params.dbname,
+        "POSTGRES_USER": params.user,
+        "POSTGRES_PASSWORD": params.password,
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(pool_size),
+        "POSTGRES_LOCK_TIMEOUT": "30",
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+        "POSTGRES_PRE_PING": "y",
+        "CREATE_TABLE": "y" if create_table else "n",
+        "MAPPER_TOPIC": get_topic(MsgspecMapper),
+        "APPLICATION_RECORDER_TOPIC": get_topic(LedgerRecorder),
+        "LEDGER_APP_ROLE": app_role or "",
+    }
+
+
+class DossierLedger(Application[UUID]):
+    """Every action on every dossier, as immutable events in one PostgreSQL table."""
+
+    name = APPLICATION_NAME
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        super().__init__(env)
+
+    def construct_factory(self, env: Any) -> InfrastructureFactory:
+        factory = super().construct_factory(env)
+        app_role = env.get("LEDGER_APP_ROLE")
+        if app_role:
+            # Every pooled session acts as the restricted role from its first statement.
+            datastore = factory.datastore  # type: ignore[attr-defined]
+            datastore.pool.kwargs["options"] = f"-c role={app_role}"
+        return factory
+
+    def get_dossier(self, code: DossierCode, version: int | None = None) -> Dossier | None:
+        try:
+            dossier: Dossier = self.repository.get(dossier_id(code), version=version)
+        except AggregateNotFoundError:
+            return None
+        return dossier

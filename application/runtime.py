@@ -1,0 +1,60 @@
+"""Everything a running ledger process holds, built once from the settings (the composition root)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from application.bootstrap import Database, open_ledger, prepare_database
+from application.catalogue import load_calendar, load_procedures
+from application.keys import ApiKeys
+from application.ledger import DossierLedger
+from application.secrets import LookupSecrets
+from application.settings import Settings
+from application.writer import IngestWriter
+from domain.commands import Rules
+
+_log = logging.getLogger(__name__)
+
+
+def load_rules(settings: Settings) -> Rules:
+    return Rules(
+        calendar=load_calendar(settings.calendar_file),
+        procedures=load_procedures(settings.procedures_file),
+        supplement_policy=settings.supplement_policy,
+    )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    ledger: DossierLedger
+    rules: Rules
+    keys: ApiKeys
+    secrets: LookupSecrets
+    writer: IngestWriter
+    extras: list[object] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, settings: Settings) -> Runtime:
+        rules = load_rules(settings)
+        database = prepare_database(settings)
+        ledger = open_ledger(database, pool_size=settings.pool_size)
+        keys = ApiKeys(ledger.factory.datastore)  # type: ignore[attr-defined]
+        writer = IngestWriter(ledger, rules, max_batch_events=settings.writer_batch_events)
+        writer.start()
+        return cls(
+            settings=settings,
+            database=database,
+            ledger=ledger,
+            rules=rules,
+            keys=keys,
+            secrets=LookupSecrets.from_file(settings.secret_pepper_path),
+            writer=writer,
+        )
+
+    def close(self) -> None:
+        self.writer.stop()
+        self.keys.close()
+        self.ledger.close()

@@ -1,0 +1,296 @@
+"""The ingest writer: group commit of dossier events.
+
+Requests do not each take the table lock. One writer thread drains a queue: it takes every pending
+submission (up to a batch size), loads the dossiers involved, applies the events (refusing invalid
+ones individually) and saves them all in one transaction: one lock, one disk flush. Each request
+waits on its own future and gets one outcome per event.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import CanMutateAggregate
+from eventsourcing.persistence import IntegrityError, StoredEvent
+
+from application.ledger import DossierLedger
+from domain.code import DossierCode
+from domain.commands import EventCommand, Rules
+from domain.dossier import Dossier, dossier_id, record
+from domain.errors import DomainError
+from domain.status import Status
+
+_log = logging.getLogger(__name__)
+
+MAX_CONFLICT_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One event a handling system asks the ledger to append to one dossier."""
+
+    code: DossierCode
+    command: EventCommand
+    expected_version: int | None = None
+
+
+@dataclass(frozen=True)
+class Appended:
+    """The event is in the ledger (now, or already before when `already` is true)."""
+
+    code: DossierCode
+    event_id: str
+    version: int
+    position: int | None  # the notification id; None for `already` until looked up
+    already: bool
+    status: Status | None = None  # after this event (for `already`: looked up on demand)
+    due_at: datetime | None = None
+
+
+Outcome = Appended | DomainError
+
+
+class WriterStopped(RuntimeError):
+    """The writer is not running (the process is shutting down)."""
+
+
+@dataclass
+class _Request:
+    submissions: Sequence[Submission]
+    future: Future[list[Outcome]]
+
+
+class DossierCache:
+    """The dossiers the writer touched lately, at the version it saved (LRU)."""
+
+    def __init__(self, max_size: int) -> None:
+        self.max_size = max_size
+        self._items: OrderedDict[UUID, Dossier] = OrderedDict()
+
+    def get(self, key: UUID) -> Dossier | None:
+        dossier = self._items.get(key)
+        if dossier is not None:
+            self._items.move_to_end(key)
+        return dossier
+
+    def put(self, key: UUID, dossier: Dossier) -> None:
+        self._items[key] = dossier
+        self._items.move_to_end(key)
+        while len(self._items) > self.max_size:
+            self._items.popitem(last=False)
+
+    def evict(self, keys: Iterable[UUID]) -> None:
+        for key in keys:
+            self._items.pop(key, None)
+
+
+class IngestWriter:
+    def __init__(
+        self,
+        ledger: DossierLedger,
+        rules: Rules,
+        *,
+        max_batch_events: int = 2000,
+        cache_size: int = 50_000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.ledger = ledger
+        self.rules = rules
+        self.max_batch_events = max_batch_events
+        self.clock = clock
+        self.cache = DossierCache(cache_size)
+        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._running = False
+        self.groups_committed = 0
+        self.events_committed = 0
+
+    def start(self) -> None:
+        self._running = True
+        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._running = False
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+        self._thread = None
+
+    def submit(self, submissions: Sequence[Submission]) -> Future[list[Outcome]]:
+        future: Future[list[Outcome]] = Future()
+        if not self._running:
+            future.set_exception(WriterStopped("the ingest writer is not running"))
+            return future
+        self._queue.put(_Request(submissions, future))
+        return future
+
+    def append(self, submissions: Sequence[Submission], timeout: float = 60) -> list[Outcome]:
+        """Submit and wait: for callers that are threads, such as `ledger demo`."""
+        return self.submit(submissions).result(timeout)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                break
+            group = [first]
+            size = len(first.submissions)
+            while size < self.max_batch_events:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._running = False
+                    break
+                group.append(item)
+                size += len(item.submissions)
+            self._commit_group(group)
+            if not self._running:
+                break
+        self._fail_pending()
+
+    def _fail_pending(self) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                item.future.set_exception(WriterStopped("the ingest writer stopped"))
+
+    def _commit_group(self, group: list[_Request]) -> None:
+        submissions = [s for request in group for s in request.submissions]
+        try:
+            outcomes = self._append_with_retries(submissions)
+        except Exception as error:  # every request of the group learns of the failure
+            _log.exception("group commit of %d events failed", len(submissions))
+            for request in group:
+                request.future.set_exception(error)
+            return
+        start = 0
+        for request in group:
+            end = start + len(request.submissions)
+            request.future.set_result(outcomes[start:end])
+            start = end
+
+    def _append_with_retries(self, submissions: Sequence[Submission]) -> list[Outcome]:
+        for attempt in range(MAX_CONFLICT_RETRIES):
+            try:
+                return self._append(submissions)
+            except IntegrityError:
+                # Another process appended to one of these dossiers: reload them and redo.
+                _log.info("conflict with another writer, retrying (attempt %d)", attempt + 1)
+        return self._append(submissions)
+
+    def _append(self, submissions: Sequence[Submission]) -> list[Outcome]:
+        ids = {dossier_id(s.code) for s in submissions}
+        dossiers = self._load(ids)
+        recorded_at = self.clock()
+        outcomes: list[Outcome] = []
+        changed: dict[UUID, Dossier] = {}
+        for submission in submissions:
+            key = dossier_id(submission.code)
+            try:
+                result = record(
+                    dossiers.get(key),
+                    submission.code,
+                    submission.command,
+                    self.rules,
+                    recorded_at,
+                    submission.expected_version,
+                )
+            except DomainError as refusal:
+                outcomes.append(refusal)
+                continue
+            dossiers[key] = result.dossier
+            if not result.already_recorded:
+                changed[key] = result.dossier
+            outcomes.append(
+                Appended(
+                    code=submission.code,
+                    event_id=submission.command.event_id,
+                    version=result.version,
+                    position=None,
+                    already=result.already_recorded,
+                    status=None if result.already_recorded else result.dossier.status,
+                    due_at=None if result.already_recorded else result.dossier.due_at,
+                )
+            )
+        positions = self._save(changed)
+        self.groups_committed += 1
+        self.events_committed += len(positions)
+        return [self._with_position(outcome, positions) for outcome in outcomes]
+
+    @staticmethod
+    def _with_position(outcome: Outcome, positions: dict[tuple[UUID, int], int]) -> Outcome:
+        if isinstance(outcome, Appended) and not outcome.already:
+            return replace(outcome, position=positions[(dossier_id(outcome.code), outcome.version)])
+        return outcome
+
+    def _save(self, changed: dict[UUID, Dossier]) -> dict[tuple[UUID, int], int]:
+        if not changed:
+            return {}
+        try:
+            recordings = self.ledger.save(*changed.values())
+        except BaseException:
+            # The dossiers in memory are ahead of the database now: forget them.
+            self.cache.evict(changed)
+            raise
+        for key, dossier in changed.items():
+            self.cache.put(key, dossier)
+        return {
+            (r.notification.originator_id, r.notification.originator_version): r.notification.id
+            for r in recordings
+        }  # type: ignore[misc]
+
+    def _load(self, ids: set[UUID]) -> dict[UUID, Dossier]:
+        found: dict[UUID, Dossier] = {}
+        missing: list[UUID] = []
+        for key in ids:
+            cached = self.cache.get(key)
+            if cached is None:
+                missing.append(key)
+            else:
+                found[key] = cached
+        if missing:
+            for dossier in self._load_from_database(missing):
+                found[dossier.id] = dossier
+                self.cache.put(dossier.id, dossier)
+        return found
+
+    def _load_from_database(self, ids: list[UUID]) -> list[Dossier]:
+        """Replay many dossiers with one query rather than one per dossier."""
+        recorder: Any = self.ledger.recorder
+        statement = (
+            "SELECT originator_id, originator_version, topic, state FROM "
+            f"{recorder.events_table_name} WHERE originator_id = ANY(%s) "
+            "ORDER BY originator_id, originator_version"
+        )
+        with recorder.datastore.get_connection() as connection:
+            rows = connection.execute(statement, (ids,)).fetchall()
+        dossiers: list[Dossier] = []
+        current: Dossier | None = None
+        for row in rows:
+            event: CanMutateAggregate[UUID] = self.ledger.mapper.to_domain_event(  # type: ignore[assignment]
+                StoredEvent(row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"]))
+            )
+            if current is None or current.id != row["originator_id"]:
+                current = event.mutate(None)  # type: ignore[assignment]
+                assert current is not None
+                dossiers.append(current)
+            else:
+                event.mutate(current)
+        return dossiers
+
