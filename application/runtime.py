@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from eventsourcing.persistence import PersistenceError, TrackingRecorder
 
 from application.bootstrap import Database, open_ledger, prepare_database
 from application.catalogue import load_calendar, load_procedures
@@ -25,6 +28,18 @@ def load_rules(settings: Settings) -> Rules:
     )
 
 
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    status: Literal["ok", "degraded"]
+    database: Literal["ok", "unavailable"]
+    events: int | None
+    projections: dict[str, dict[str, int | None]]
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -34,10 +49,11 @@ class Runtime:
     keys: ApiKeys
     secrets: LookupSecrets
     writer: IngestWriter
-    extras: list[object] = field(default_factory=list)
+    views: dict[str, TrackingRecorder] = field(default_factory=dict)
+    background: list[Stoppable] = field(default_factory=list)
 
     @classmethod
-    def start(cls, settings: Settings) -> Runtime:
+    def start(cls, settings: Settings, *, run_projections: bool = False) -> Runtime:
         rules = load_rules(settings)
         database = prepare_database(settings)
         ledger = open_ledger(database, pool_size=settings.pool_size)
@@ -54,7 +70,22 @@ class Runtime:
             writer=writer,
         )
 
+    def health(self) -> HealthReport:
+        """Head position and each projection's lag; `degraded` when the database is unreachable."""
+        try:
+            head = self.ledger.recorder.max_notification_id() or 0
+            positions = {name: view.max_tracking_id(self.ledger.name) for name, view in self.views.items()}
+        except PersistenceError:
+            return HealthReport("degraded", "unavailable", None, {})
+        projections = {
+            name: {"position": position, "lag": head - (position or 0)}
+            for name, position in positions.items()
+        }
+        return HealthReport("ok", "ok", head, projections)
+
     def close(self) -> None:
+        for task in reversed(self.background):
+            task.stop()
         self.writer.stop()
         self.keys.close()
         self.ledger.close()

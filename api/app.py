@@ -1,0 +1,89 @@
+"""The Litestar application factory: the one place where the HTTP side is wired together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, get
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.response import Response
+
+from api.ingest import IngestController
+from api.metrics import LedgerCollector
+from api.problems import exception_handlers
+from api.schemas import HealthOut
+from application.runtime import Runtime
+from application.settings import Settings
+
+_log = logging.getLogger(__name__)
+
+
+@get("/health", summary="Liveness, database reachability and projection lag", tags=["operations"])
+async def health(request: Request[Any, Any, Any]) -> Response[HealthOut]:
+    runtime: Runtime = request.app.state.runtime
+    report = await asyncio.to_thread(runtime.health)
+    status_code = 200 if report.status == "ok" else 503
+    body = HealthOut(report.status, report.database, report.events, report.projections)
+    return Response(body, status_code=status_code)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    run_projections: bool = False,
+    runtime: Runtime | None = None,
+) -> Litestar:
+    """The ledger's HTTP application.
+
+    The runtime (database, writer, projections) starts in the lifespan, so importing or building
+    the app does no I/O. Pass `runtime` to share one already started (tests, benchmarks).
+    """
+    settings = settings or Settings.from_environ()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        owned = runtime is None
+        started = runtime or await asyncio.to_thread(
+            Runtime.start, settings, run_projections=run_projections
+        )
+        app.state.runtime = started
+        collector = LedgerCollector(started)
+        collector.register()
+        try:
+            yield
+        finally:
+            collector.unregister()
+            if owned:
+                await asyncio.to_thread(started.close)
+
+    prometheus = PrometheusConfig(app_name="dossier_ledger", prefix="ledger", group_path=True)
+
+    class MetricsController(PrometheusController):
+        path = "/metrics"
+        include_in_schema = False
+
+    return Litestar(
+        route_handlers=[health, IngestController, MetricsController],
+        lifespan=[lifespan],
+        exception_handlers=exception_handlers,
+        middleware=[prometheus.middleware],
+        request_max_body_size=settings.max_body_bytes,
+        state=State({"settings": settings}),
+        openapi_config=OpenAPIConfig(
+            title="Dossier ledger",
+            version="1.0.0",
+            description=(
+                "An audit-grade, event-sourced ledger of administrative-procedure dossiers "
+                "(Vietnam's one-stop mechanism). Errors are RFC 9457 problem documents."
+            ),
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+    )

@@ -1,0 +1,227 @@
+"""The `ledger` command. Every subcommand reads the same LEDGER_* settings."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+
+from application.settings import Settings, SettingsError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings.from_environ()
+    except SettingsError as error:
+        fail(str(error), 2)
+        raise  # unreachable: fail exits
+
+
+@click.group(context_settings=CONTEXT)
+@click.option("-v", "--verbose", is_flag=True, help="Log more (INFO level).")
+def main(verbose: bool) -> None:
+    """The dossier ledger: an audit-grade, event-sourced ledger of administrative dossiers.
+
+    Settings come from LEDGER_* environment variables: LEDGER_DATABASE_URL (unset: the
+    embedded PostgreSQL in LEDGER_DATA_DIR), LEDGER_PROCEDURES_FILE, LEDGER_CALENDAR_FILE,
+    LEDGER_SUPPLEMENT_POLICY (restart|extend), LEDGER_SIGNING_KEY, ...
+    """
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--projections/--no-projections",
+    default=False,
+    show_default=True,
+    help="Also run the projections in this process (the embedded default does).",
+)
+def serve(host: str, port: int, projections: bool) -> None:
+    """Serve the HTTP API (handling systems, inspectors, the public)."""
+    import uvicorn  # noqa: PLC0415
+
+    from api.app import create_app  # noqa: PLC0415
+
+    app = create_app(load_settings(), run_projections=projections)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@contextmanager
+def running_ledger(*, run_projections: bool = False) -> Iterator[object]:
+    from application.runtime import Runtime  # noqa: PLC0415
+
+    runtime = Runtime.start(load_settings(), run_projections=run_projections)
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
+@main.command(context_settings=CONTEXT)
+@click.option("--dossiers", default=2400, show_default=True, help="How many dossiers to generate.")
+@click.option("--seed", default=2026, show_default=True, help="Random seed (same seed, same data).")
+@click.option(
+    "--once/--always",
+    default=True,
+    show_default=True,
+    help="--once skips loading when the demo data is already in the ledger.",
+)
+def demo(dossiers: int, seed: int, once: bool) -> None:
+    """Load realistic demo dossiers through the normal write path."""
+    from application.demo import load_demo  # noqa: PLC0415
+    from application.runtime import Runtime  # noqa: PLC0415
+
+    runtime = Runtime.start(load_settings())
+    try:
+        report = load_demo(runtime, dossiers=dossiers, seed=seed, once=once, progress=True)
+    finally:
+        runtime.close()
+    click.echo(report)
+
+
+@main.group(context_settings=CONTEXT)
+def keys() -> None:
+    """Issue, revoke and list API keys."""
+
+
+@keys.command("issue", context_settings=CONTEXT)
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["handler", "inspector", "admin"]),
+    help="handler posts events for its agencies; inspector reads everything; admin does all.",
+)
+@click.option(
+    "--agency",
+    "agencies",
+    multiple=True,
+    help="An agency code the handler may post for (dossier codes starting with it); repeatable.",
+)
+@click.option("--name", default="", help="A name for the key (the calling system), shown as source.")
+def keys_issue(role: str, agencies: tuple[str, ...], name: str) -> None:
+    """Issue a new key. The key is printed once, alone on the last line."""
+    from application.keys import ApiKeys, KeyError_, Role  # noqa: PLC0415
+
+    with _key_store() as store:
+        try:
+            key, token = store.issue(Role(role), agencies, name)
+        except KeyError_ as error:
+            fail(str(error), 2)
+    click.echo(f"issued key {key.key_id} ({key.name}, role {key.role.value}"
+               + (f", agencies {', '.join(key.agencies)}" if key.agencies else "") + ")")
+    click.echo("store it now: it is not shown again")
+    click.echo(token)
+
+
+@keys.command("revoke", context_settings=CONTEXT)
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke the key KEY_ID (as shown by `ledger keys list`)."""
+    from application.keys import KeyError_  # noqa: PLC0415
+
+    with _key_store() as store:
+        try:
+            key = store.revoke(key_id)
+        except KeyError_ as error:
+            fail(str(error), 2)
+    click.echo(f"revoked key {key.key_id} ({key.name})")
+
+
+@keys.command("list", context_settings=CONTEXT)
+def keys_list() -> None:
+    """List keys (never the keys themselves: they are stored only as digests)."""
+    with _key_store() as store:
+        rows = store.list()
+    click.echo(f"{'KEY ID':<10} {'ROLE':<10} {'STATE':<8} {'NAME':<24} AGENCIES")
+    for key in rows:
+        state = "revoked" if key.revoked_at else "active"
+        click.echo(f"{key.key_id:<10} {key.role.value:<10} {state:<8} {key.name:<24} {', '.join(key.agencies)}")
+
+
+@contextmanager
+def _key_store() -> Iterator[object]:
+    from application.bootstrap import open_ledger, prepare_database  # noqa: PLC0415
+    from application.keys import ApiKeys  # noqa: PLC0415
+
+    ledger = open_ledger(prepare_database(load_settings()), pool_size=1)
+    try:
+        yield ApiKeys(ledger.factory.datastore)  # type: ignore[attr-defined]
+    finally:
+        ledger.close()
+
+
+@main.group(context_settings=CONTEXT)
+def calendar() -> None:
+    """Working days and due dates of Vietnam's calendar (with an operator's overrides)."""
+
+
+CALENDAR_OPTION = click.option(
+    "--calendar",
+    "calendar_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A TOML or JSON file of overrides: days_off, working_days.",
+)
+
+
+@calendar.command("due-date", context_settings=CONTEXT)
+@click.option("--received", required=True, help="When the dossier was received (ISO 8601 instant).")
+@click.option("--working-days", required=True, type=click.IntRange(min=0), help="Processing time.")
+@CALENDAR_OPTION
+def calendar_due_date(received: str, working_days: int, calendar_file: Path | None) -> None:
+    """Print the due instant (ISO 8601, +07:00) of a processing time in working days."""
+    from application.catalogue import load_calendar  # noqa: PLC0415
+    from domain.calendar import LOCAL_TZ  # noqa: PLC0415
+
+    try:
+        instant = datetime.fromisoformat(received)
+    except ValueError:
+        fail(f"--received: {received!r} is not an ISO 8601 instant", 2)
+        raise
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=LOCAL_TZ)  # a local time, as people write them
+    work_calendar = _calendar(calendar_file, load_calendar)
+    click.echo(work_calendar.add_working_days(instant, working_days).astimezone(LOCAL_TZ).isoformat())
+
+
+@calendar.command("working-day", context_settings=CONTEXT)
+@click.argument("day")
+@CALENDAR_OPTION
+def calendar_working_day(day: str, calendar_file: Path | None) -> None:
+    """Print `yes` if DAY (YYYY-MM-DD) is a working day, else `no`."""
+    from application.catalogue import load_calendar  # noqa: PLC0415
+
+    try:
+        parsed = date.fromisoformat(day)
+    except ValueError:
+        fail(f"DAY: {day!r} is not a date (YYYY-MM-DD)", 2)
+        raise
+    click.echo("yes" if _calendar(calendar_file, load_calendar).is_working_day(parsed) else "no")
+
+
+def _calendar(path: Path | None, loader: object) -> object:
+    try:
+        return loader(path)  # type: ignore[operator]
+    except (ValueError, OSError) as error:
+        fail(f"--calendar: {error}", 2)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,247 @@
+"""Realistic demo dossiers of one province, loaded through the ingest writer like any other events.
+
+Several agencies, the sample procedures, a year of receipts (Tết included) and every path of the
+status table: resolved early, on time and late, supplements (once and twice), fees, withdrawals,
+stops, refusals at receipt, apology letters, ratings, annotations, and dossiers still open.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from application.runtime import Runtime
+from application.writer import Appended, Submission
+from domain.calendar import LOCAL_TZ, WorkCalendar
+from domain.code import DossierCode
+from domain.commands import (
+    Actor,
+    AnnotatedData,
+    Channel,
+    DeadlineExtendedData,
+    EventCommand,
+    FeePaidData,
+    FeeRequestedData,
+    Outcome as Resolution,
+    ProcessingStoppedData,
+    Rating,
+    ReceiptRefusedData,
+    ReceivedData,
+    ResolvedData,
+    ResultReturnedData,
+    SatisfactionRatedData,
+    SubmittedData,
+    SupplementProvidedData,
+    SupplementRequestedData,
+    TransferredData,
+    WithdrawnData,
+)
+from domain.procedures import Procedure
+from domain.status import EventType
+
+DEMO_SOURCE = "demo"
+AGENCIES = (
+    "000.00.31.H56",  # a provincial department (Sở)
+    "000.00.13.H56",
+    "000.00.04.H56",
+    "000.20.31.H56",  # a district people's committee
+    "000.21.20.H56",  # a commune
+)
+UNITS = ("bo-phan-mot-cua", "phong-chuyen-mon", "lanh-dao-so", "van-thu")
+BATCH = 500
+
+
+@dataclass
+class DemoReport:
+    dossiers: int = 0
+    events: int = 0
+    refused: int = 0
+    skipped: bool = False
+    samples: list[tuple[str, str]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        if self.skipped:
+            return "demo data already loaded; nothing to do (use --always to load again)"
+        lines = [f"demo: {self.dossiers} dossiers, {self.events} events appended"]
+        if self.refused:
+            lines.append(f"  {self.refused} events refused (see the log)")
+        lines.append("  try the public lookup with one of these (code, lookup secret):")
+        lines += [f"    {code}  {secret}" for code, secret in self.samples]
+        return "\n".join(lines)
+
+
+@dataclass
+class _Story:
+    """One dossier's events, as (type, occurred_at, data) in order."""
+
+    code: DossierCode
+    secret: str
+    steps: list[tuple[EventType, datetime, Any]] = field(default_factory=list)
+
+
+class _Author:
+    """Writes dossier stories that follow the rules: times move forward and stay in the past."""
+
+    def __init__(self, calendar: WorkCalendar, now: datetime, rng: random.Random) -> None:
+        self.calendar = calendar
+        self.now = now
+        self.rng = rng
+
+    def working_moment(self, after: datetime, hours: float) -> datetime:
+        return self.calendar.add_working_time(after, timedelta(hours=hours))
+
+    def story(self, code: DossierCode, procedure: Procedure, received: datetime) -> _Story:
+        rng = self.rng
+        secret = "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(6))
+        story = _Story(code, secret)
+        online = rng.random() < 0.45
+        if online:
+            submitted = received - timedelta(hours=rng.uniform(1, 30))
+            story.steps.append(
+                (EventType.SUBMITTED, submitted, SubmittedData(procedure.code, Channel.ONLINE))
+            )
+            if rng.random() < 0.04:
+                story.steps.append(
+                    (EventType.RECEIPT_REFUSED, received, ReceiptRefusedData("hồ sơ không thuộc thẩm quyền"))
+                )
+                return story
+        channel = Channel.ONLINE if online else rng.choice([Channel.IN_PERSON, Channel.POSTAL])
+        story.steps.append(
+            (
+                EventType.RECEIVED,
+                received,
+                ReceivedData(procedure.code, channel, "", f"ref-{rng.randrange(10**8):08d}"),
+            )
+        )
+        due = self.calendar.due_at(received, procedure.processing_time)
+        budget = self.calendar.working_time_between(received, due).total_seconds() / 3600
+        budget = max(budget, 4.0)
+        t = received
+        path = rng.random()
+        if path < 0.05:
+            story.steps.append((EventType.WITHDRAWN, self.working_moment(t, rng.uniform(1, budget / 2)), WithdrawnData("công dân rút hồ sơ")))
+            return story
+        t = self.working_moment(t, rng.uniform(0.2, 2))
+        story.steps.append((EventType.TRANSFERRED, t, TransferredData(UNITS[0], UNITS[1], "thẩm định")))
+        if path < 0.25:
+            requests = 2 if rng.random() < 0.2 else 1
+            for _ in range(requests):
+                t = self.working_moment(t, rng.uniform(1, budget / 3))
+                story.steps.append((EventType.SUPPLEMENT_REQUESTED, t, SupplementRequestedData("thiếu giấy tờ", ("bản sao CCCD",))))
+                t = self.working_moment(t, rng.uniform(4, 40))
+                story.steps.append((EventType.SUPPLEMENT_PROVIDED, t, SupplementProvidedData()))
+        elif path < 0.33:
+            t = self.working_moment(t, rng.uniform(1, budget / 3))
+            amount = rng.choice([50_000, 100_000, 200_000, 500_000])
+            story.steps.append((EventType.FEE_REQUESTED, t, FeeRequestedData(amount)))
+            t = self.working_moment(t, rng.uniform(1, 16))
+            story.steps.append((EventType.FEE_PAID, t, FeePaidData(amount)))
+        elif path < 0.36:
+            t = self.working_moment(t, rng.uniform(1, budget))
+            story.steps.append((EventType.PROCESSING_STOPPED, t, ProcessingStoppedData("không đủ điều kiện theo quy định")))
+            return story
+        if rng.random() < 0.3:
+            t = self.working_moment(t, rng.uniform(0.5, budget / 3))
+            story.steps.append((EventType.TRANSFERRED, t, TransferredData(UNITS[1], UNITS[2], "trình ký")))
+        late = rng.random() < 0.12
+        if late and rng.random() < 0.4:
+            apology_at = self.working_moment(t, 0.5)
+            story.steps.append(
+                (EventType.DEADLINE_EXTENDED, apology_at, DeadlineExtendedData(self.working_moment(due, 24), "thư xin lỗi: cần xác minh thêm"))
+            )
+            t = apology_at
+        spent = self.calendar.working_time_between(received, t).total_seconds() / 3600
+        remaining = max(budget - spent, 0.5)
+        finish = self.working_moment(t, rng.uniform(remaining + 8, remaining + 40) if late else rng.uniform(0.2, remaining))
+        story.steps.append((EventType.RESOLVED, finish, ResolvedData(rng.choice([Resolution.APPROVED] * 9 + [Resolution.DENIED]), rng.random() < 0.35, None)))
+        returned = self.working_moment(finish, rng.uniform(0.5, 24))
+        story.steps.append((EventType.RESULT_RETURNED, returned, ResultReturnedData(channel.value)))
+        if rng.random() < 0.4:
+            rating = rng.choice([Rating.VERY_SATISFIED, Rating.SATISFIED, Rating.SATISFIED, Rating.DISSATISFIED])
+            story.steps.append((EventType.SATISFACTION_RATED, returned + timedelta(hours=rng.uniform(1, 48)), SatisfactionRatedData(rating)))
+        if rng.random() < 0.05:
+            story.steps.append((EventType.ANNOTATED, story.steps[-1][1] + timedelta(minutes=5), AnnotatedData("đính chính số biên nhận", 1)))
+        return story
+
+
+def _receipt_instants(calendar: WorkCalendar, now: datetime, count: int, rng: random.Random) -> Iterator[datetime]:
+    """Working moments spread over the past year, denser on some days, in time order."""
+    start = now - timedelta(days=365)
+    instants = []
+    for _ in range(count):
+        moment = start + timedelta(seconds=rng.uniform(0, 365 * 86400))
+        instants.append(calendar.next_working_moment(moment))
+    yield from sorted(instants)
+
+
+def _commands(story: _Story, now: datetime, secrets_digest: Callable[[str], str]) -> Iterator[Submission]:
+    for version, (event_type, occurred_at, data) in enumerate(story.steps, start=1):
+        if occurred_at > now:
+            return  # the dossier's story continues after today: it stays open
+        if isinstance(data, ReceivedData):
+            data = ReceivedData(data.procedure_code, data.channel, secrets_digest(story.secret), data.applicant_ref)
+        command = EventCommand(
+            event_id=f"demo-{story.code}-{version}",
+            type=event_type,
+            occurred_at=occurred_at,
+            actor=Actor(id=f"cb-{abs(hash((str(story.code), version))) % 900 + 100:04d}", role="officer"),
+            source=DEMO_SOURCE,
+            data=data,
+            fingerprint=f"demo:{story.code}:{version}",
+        )
+        yield Submission(story.code, command)
+
+
+def load_demo(
+    runtime: Runtime,
+    *,
+    dossiers: int = 2400,
+    seed: int = 2026,
+    once: bool = True,
+    progress: bool = False,
+    now: datetime | None = None,
+) -> DemoReport:
+    report = DemoReport()
+    if once and (runtime.ledger.recorder.max_notification_id() or 0) > 0:
+        report.skipped = True
+        return report
+    rng = random.Random(seed)
+    now = now or datetime.now(UTC)
+    calendar = runtime.rules.calendar
+    procedures: Sequence[Procedure] = list(runtime.rules.procedures)  # type: ignore[arg-type]
+    author = _Author(calendar, now, rng)
+    serials: dict[tuple[str, str], int] = {}
+    submissions: list[Submission] = []
+    for received in _receipt_instants(calendar, now, dossiers, rng):
+        agency = rng.choice(AGENCIES)
+        day = received.astimezone(LOCAL_TZ).strftime("%y%m%d")
+        serial = serials[(agency, day)] = serials.get((agency, day), 0) + 1
+        code = DossierCode.parse(f"{agency}-{day}-{serial:04d}")
+        story = author.story(code, rng.choice(procedures), received)
+        if len(report.samples) < 5 and rng.random() < 0.01:
+            report.samples.append((str(code), story.secret))
+        submissions.extend(_commands(story, now, runtime.secrets.digest))
+        report.dossiers += 1
+    report.events, report.refused = _append_all(runtime, submissions, progress)
+    return report
+
+
+def _append_all(runtime: Runtime, submissions: list[Submission], progress: bool) -> tuple[int, int]:
+    from rich.progress import Progress  # noqa: PLC0415
+
+    appended = refused = 0
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task("loading demo events", total=len(submissions))
+        for start in range(0, len(submissions), BATCH):
+            chunk = submissions[start : start + BATCH]
+            for outcome in runtime.writer.append(chunk):
+                if isinstance(outcome, Appended):
+                    appended += 1
+                else:
+                    refused += 1
+            bar.advance(task, len(chunk))
+    return appended, refused
+
