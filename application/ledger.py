@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import InfrastructureFactory
-from eventsourcing.utils import get_topic
+from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
+from eventsourcing.utils import Environment, get_topic
 
 from application.database import ConnectionParams
 from application.mapper import MsgspecMapper
 from application.recorder import LedgerRecorder
 from domain.code import DossierCode
 from domain.dossier import Dossier, dossier_id
+
+TView = TypeVar("TView", bound=TrackingRecorder)
 
 APPLICATION_NAME = "Ledger"  # eventsourcing names the events table after it: ledger_events
 
@@ -43,6 +45,25 @@ def persistence_env(
     }
 
 
+def restrict_sessions(factory: InfrastructureFactory, app_role: str | None) -> None:
+    """Make every pooled session act as the restricted role from its first statement."""
+    if app_role:
+        datastore = factory.datastore  # type: ignore[attr-defined]
+        datastore.pool.kwargs["options"] = f"-c role={app_role}"
+
+
+def open_view(view_class: type[TView], name: str, env: Mapping[str, str]) -> TView:
+    """A projection's view (a PostgresTrackingRecorder subclass) on the ledger's database.
+
+    Its tables are named after `name` (eventsourcing's convention: `{name}_tracking`), created
+    if missing, and owned by the application role, which runs the projections.
+    """
+    view_env = Environment(name, {**env, "CREATE_TABLE": "y"})
+    factory = InfrastructureFactory[TView].construct(env=view_env)
+    restrict_sessions(factory, env.get("LEDGER_APP_ROLE"))
+    return factory.tracking_recorder(view_class)
+
+
 class DossierLedger(Application[UUID]):
     """Every action on every dossier, as immutable events in one PostgreSQL table."""
 
@@ -53,11 +74,7 @@ class DossierLedger(Application[UUID]):
 
     def construct_factory(self, env: Any) -> InfrastructureFactory:
         factory = super().construct_factory(env)
-        app_role = env.get("LEDGER_APP_ROLE")
-        if app_role:
-            # Every pooled session acts as the restricted role from its first statement.
-            datastore = factory.datastore  # type: ignore[attr-defined]
-            datastore.pool.kwargs["options"] = f"-c role={app_role}"
+        restrict_sessions(factory, env.get("LEDGER_APP_ROLE"))
         return factory
 
     def get_dossier(self, code: DossierCode, version: int | None = None) -> Dossier | None:
