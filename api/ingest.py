@@ -28,6 +28,7 @@ from api.schemas import (
     StatusOut,
 )
 from application.keys import ApiKey, Role
+from application.ledger import answer_at
 from application.runtime import Runtime
 from application.writer import Appended, Outcome, Submission
 from domain.code import DossierCode
@@ -35,9 +36,6 @@ from domain.commands import DATA_TYPES, Actor, EventCommand
 from domain.errors import DomainError
 from domain.status import EventType, Status
 
-_EVENT_DECODER = msgspec.json.Decoder(EventIn)
-_BATCH_DECODER = msgspec.json.Decoder(BatchIn)
-_BATCH_EVENT_DECODER = msgspec.json.Decoder(BatchEventIn)
 _CANONICAL = msgspec.json.Encoder(order="deterministic")
 _EVENT_TYPES = {t.value: t for t in EventType}
 
@@ -127,7 +125,7 @@ async def _append(runtime: Runtime, submissions: Sequence[Submission]) -> list[O
 
 def _answer(runtime: Runtime, outcome: Appended) -> AppendedOut:
     if outcome.already:
-        status, due_at, position = runtime.ledger.answer_at(outcome.code, outcome.version)
+        status, due_at, position = answer_at(runtime.ledger, outcome.code, outcome.version)
     else:
         status, due_at, position = outcome.status, outcome.due_at, outcome.position
     assert position is not None
@@ -174,9 +172,8 @@ class IngestController(Controller):
         request: Request[Any, Any, Any],
         code: str,
         data: Annotated[
-            bytes,
+            EventIn,
             Body(
-                title="EventIn",
                 description="One dossier event",
                 examples=[Example(summary="A dossier received in person", value=EXAMPLE_EVENT)],
             ),
@@ -186,10 +183,7 @@ class IngestController(Controller):
         key = current_key(request)
         if forbidden := _forbidden_for(key, code):
             raise forbidden
-        try:
-            event = _EVENT_DECODER.decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError) as error:
-            raise decode_problem(error) from None
+        event = data
         submission = to_submission(code, event, key.name, runtime)
         (outcome,) = await _append(runtime, [submission])
         if isinstance(outcome, DomainError):
@@ -211,14 +205,24 @@ class IngestController(Controller):
         status_code=HTTP_200_OK,
     )
     async def append_batch(
-        self, request: Request[Any, Any, Any], data: Annotated[bytes, Body(title="BatchIn")]
+        self,
+        request: Request[Any, Any, Any],
+        data: Annotated[
+            BatchIn,
+            Body(
+                description="Events across dossiers: each the single endpoint's fields plus dossier_code",
+                examples=[
+                    Example(
+                        summary="One event in a batch",
+                        value={"events": [{"dossier_code": "000.00.31.H56-260213-0001", **EXAMPLE_EVENT}]},
+                    )
+                ],
+            ),
+        ],
     ) -> BatchOut:
         runtime = runtime_of(request)
         key = current_key(request)
-        try:
-            batch = _BATCH_DECODER.decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError) as error:
-            raise decode_problem(error) from None
+        batch = data
         limit = runtime.settings.batch_limit
         if not batch.events:
             raise ProblemError(422, "empty_batch", "the batch has no events", field="events")
@@ -251,10 +255,10 @@ class IngestController(Controller):
         return BatchOut(results=[r for r in results if r is not None])
 
     @staticmethod
-    def _batch_submission(raw: msgspec.Raw, key: ApiKey, runtime: Runtime) -> Submission:
+    def _batch_submission(raw: dict[str, Any], key: ApiKey, runtime: Runtime) -> Submission:
         try:
-            event = _BATCH_EVENT_DECODER.decode(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            event = msgspec.convert(raw, BatchEventIn)
+        except msgspec.ValidationError as error:
             raise decode_problem(error) from None
         if not event.dossier_code:
             raise ProblemError(422, "missing_field", "each batch event needs a dossier_code", field="dossier_code")

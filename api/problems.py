@@ -157,12 +157,8 @@ def _on_http_exception(request: Request[Any, Any, Any], error: HTTPException) ->
     }.get(status, "http_error")
     detail = error.detail or rule.replace("_", " ")
     field = None
-    if isinstance(error, ValidationException) and isinstance(error.extra, list) and error.extra:
-        first = error.extra[0]
-        if isinstance(first, dict):
-            field = first.get("key")
-            detail = f"{detail}: {first.get('message', '')}".strip(": ")
-        rule = "invalid_value"
+    if isinstance(error, ValidationException):
+        status, rule, field, detail = _validation_problem(error)
     headers = dict(error.headers or {})
     if isinstance(error, NotAuthorizedException):
         headers.setdefault("WWW-Authenticate", 'Bearer realm="dossier-ledger"')
@@ -176,6 +172,19 @@ def _on_http_exception(request: Request[Any, Any, Any], error: HTTPException) ->
         rule=rule,
     )
     return problem_response(problem, headers)
+
+
+def _validation_problem(error: ValidationException) -> tuple[int, str, str | None, str]:
+    """The body did not decode: 400 when it is not JSON, 422 naming the field otherwise."""
+    first = error.extra[0] if isinstance(error.extra, list) and error.extra else None
+    if not isinstance(first, dict) or not first.get("key"):
+        return HTTP_400_BAD_REQUEST, "malformed_json", None, f"the body is not valid JSON: {error.detail}"
+    message = str(first.get("message", ""))
+    field = str(first["key"])
+    if "unknown field `" in message:
+        unknown = message.split("unknown field `", 1)[1].split("`", 1)[0]
+        field = unknown if field == "data" else f"{field}.{unknown}"
+    return HTTP_422_UNPROCESSABLE_ENTITY, "invalid_value", field, f"{field}: {message}"
 
 
 def _on_unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:

@@ -32,9 +32,9 @@ class BatchEventIn(EventIn, forbid_unknown_fields=True):
 
 
 class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
-    """Events are decoded one by one, so that one bad event does not sink the batch."""
+    """Events are validated one by one, so that one bad event does not sink the batch."""
 
-    events: list[msgspec.Raw]
+    events: list[dict[str, Any]]
 
 
 class StatusOut(msgspec.Struct):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
+from eventsourcing.persistence import InfrastructureFactory, StoredEvent, TrackingRecorder
 from eventsourcing.utils import Environment, get_topic
 
 from application.database import ConnectionParams
@@ -15,6 +17,7 @@ from application.mapper import MsgspecMapper
 from application.recorder import LedgerRecorder
 from domain.code import DossierCode
 from domain.dossier import Dossier, dossier_id
+from domain.status import Status
 
 TView = TypeVar("TView", bound=TrackingRecorder)
 
@@ -83,3 +86,63 @@ class DossierLedger(Application[UUID]):
         except AggregateNotFoundError:
             return None
         return dossier
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One stored event as an inspector sees it."""
+
+    version: int
+    position: int
+    topic: str
+    event: Dossier.Event
+
+    @property
+    def type(self) -> str:
+        return type(self.event).__name__
+
+    def fields(self) -> dict[str, Any]:
+        """The event's own fields (identity and library bookkeeping aside)."""
+        return {
+            key: value
+            for key, value in vars(self.event).items()
+            if key not in {"originator_id", "originator_version", "timestamp"}
+        }
+
+
+def history(ledger: DossierLedger, code: DossierCode) -> list[HistoryEntry]:
+    """Every event of a dossier, in version order, with its position in the ledger."""
+    recorder: Any = ledger.recorder
+    statement = (
+        "SELECT originator_id, originator_version, topic, state, notification_id "
+        f"FROM {recorder.events_table_name} WHERE originator_id = %s ORDER BY originator_version"
+    )
+    with recorder.datastore.get_connection() as connection:
+        rows = connection.execute(statement, (dossier_id(code),)).fetchall()
+    entries = []
+    for row in rows:
+        stored = StoredEvent(
+            row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"])
+        )
+        event = cast(Dossier.Event, ledger.mapper.to_domain_event(stored))
+        entries.append(HistoryEntry(row["originator_version"], row["notification_id"], row["topic"], event))
+    return entries
+
+
+def replay(entries: list[HistoryEntry]) -> Dossier | None:
+    """The dossier as it stood after the given events (a prefix of its history)."""
+    dossier: Dossier | None = None
+    for entry in entries:
+        dossier = cast(Dossier, entry.event.mutate(dossier))
+    return dossier
+
+
+def answer_at(
+    ledger: DossierLedger, code: DossierCode, version: int
+) -> tuple[Status | None, datetime | None, int]:
+    """Status and due date right after `version`, and that event's position: the answer a
+    sender got when the event was first appended (for `already_appended`)."""
+    entries = [entry for entry in history(ledger, code) if entry.version <= version]
+    dossier = replay(entries)
+    assert dossier is not None and entries, "an applied event is always stored"
+    return dossier.status, dossier.due_at, entries[-1].position
