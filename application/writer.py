@@ -195,13 +195,12 @@ class IngestWriter:
         return self._append(submissions)
 
     def _append(self, submissions: Sequence[Submission]) -> list[Outcome]:
-        ids = {dossier_id(s.code) for s in submissions}
-        dossiers = self._load(ids)
+        keys = [dossier_id(s.code) for s in submissions]
+        dossiers = self._load(set(keys))
         recorded_at = self.clock()
         outcomes: list[Outcome] = []
         changed: dict[UUID, Dossier] = {}
-        for submission in submissions:
-            key = dossier_id(submission.code)
+        for key, submission in zip(keys, submissions, strict=True):
             try:
                 result = record(
                     dossiers.get(key),
@@ -231,19 +230,18 @@ class IngestWriter:
         positions = self._save(changed)
         self.groups_committed += 1
         self.events_committed += len(positions)
-        return [self._with_position(outcome, positions) for outcome in outcomes]
-
-    @staticmethod
-    def _with_position(outcome: Outcome, positions: dict[tuple[UUID, int], int]) -> Outcome:
-        if isinstance(outcome, Appended) and not outcome.already:
-            return replace(outcome, position=positions[(dossier_id(outcome.code), outcome.version)])
-        return outcome
+        return [
+            replace(outcome, position=positions[(key, outcome.version)])
+            if isinstance(outcome, Appended) and not outcome.already
+            else outcome
+            for key, outcome in zip(keys, outcomes, strict=True)
+        ]
 
     def _save(self, changed: dict[UUID, Dossier]) -> dict[tuple[UUID, int], int]:
         if not changed:
             return {}
         try:
-            recordings = self.ledger.save(*changed.values())
+            recordings = self.ledger.save_dossiers(changed.values())
         except BaseException:
             # The dossiers in memory are ahead of the database now: forget them.
             self.cache.evict(changed)
