@@ -17,7 +17,7 @@ CODE_PATTERN = re.compile(
     r"^[0-9A-Z]{2,3}(\.[0-9A-Z]{2,3}){3}-\d{2}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])-\d{4,7}$",
     re.ASCII,
 )
-"""The whole code, as DESIGN.md gives it (`parse` also refuses impossible dates)."""
+"""The whole code, as published (OpenAPI). `parse` is stricter: no trailing newline, real dates."""
 
 _AGENCY = re.compile(r"[0-9A-Z]{2,3}(\.[0-9A-Z]{2,3}){3}", re.ASCII)
 _RECEIPT_DATE = re.compile(r"[0-9]{6}", re.ASCII)

@@ -1,0 +1,596 @@
+"""The Dossier aggregate (hồ sơ thủ tục hành chính): its events, its state, and `record`.
+
+Every event is named as its wire `type` (`Dossier.Received`, …), carries who, when and from which
+system, and stores everything the ledger computed (procedure name, processing time, due dates), so
+a dossier replays without the procedure catalogue or the work calendar.
+
+A history may begin with Submitted, Received or ReceiptRefused, so there is no single "Created"
+event: the opening events build the aggregate themselves when they are the first (see `Opening`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import NamedTuple, TypeVar, cast
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, BaseAggregate
+
+from domain.calendar import WorkCalendar
+from domain.code import DossierCode
+from domain.commands import (
+    AnnotatedData,
+    Channel,
+    DeadlineExtendedData,
+    EventCommand,
+    FeePaidData,
+    FeeRequestedData,
+    Outcome,
+    ProcessingStoppedData,
+    Rating,
+    ReceiptRefusedData,
+    ReceivedData,
+    ResolvedData,
+    ResultReturnedData,
+    Rules,
+    SatisfactionRatedData,
+    SubmittedData,
+    SupplementPolicy,
+    SupplementProvidedData,
+    SupplementRequestedData,
+    TransferredData,
+    WithdrawnData,
+)
+from domain.errors import (
+    EventIdReused,
+    ExpectedVersionMismatch,
+    InvalidEventData,
+    OccurredAtBeforePrevious,
+    OccurredAtInFuture,
+    TransitionNotAllowed,
+    UnknownProcedure,
+)
+from domain.procedures import Procedure, ProcessingTime, TimeUnit
+from domain.status import EventType, Status, is_allowed, status_after
+from domain.timeliness import Timeliness, classify
+
+LEDGER_NAMESPACE = UUID("5907bb6b-6451-4250-82b1-e92688793389")
+"""Fixed forever: dossier ids are uuid5(LEDGER_NAMESPACE, code), so one code is one dossier."""
+
+_A = TypeVar("_A", bound=BaseAggregate[UUID])
+
+
+def dossier_id(code: DossierCode) -> UUID:
+    return uuid5(LEDGER_NAMESPACE, str(code))
+
+
+def in_utc(instant: datetime) -> datetime:
+    """Events store instants in UTC; they are shown in Asia/Ho_Chi_Minh."""
+    return instant.astimezone(UTC)
+
+
+class Applied(NamedTuple):
+    """An event_id the dossier has applied: at which version, with which request fingerprint."""
+
+    version: int
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The fields every event carries besides its own data."""
+
+    event_id: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor_id: str
+    actor_role: str
+    source: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, command: EventCommand, recorded_at: datetime) -> Envelope:
+        return cls(
+            event_id=command.event_id,
+            occurred_at=in_utc(command.occurred_at),
+            recorded_at=in_utc(recorded_at),
+            actor_id=command.actor.id,
+            actor_role=command.actor.role,
+            source=command.source,
+            fingerprint=command.fingerprint,
+        )
+
+
+class Dossier(Aggregate):
+    """One dossier's history and its current state.
+
+    State for read models and the API: code (agency, receipt_date), procedure_code,
+    procedure_name, processing_time, channel, status, submitted_at, received_at, due_at (the
+    appointment date, moved by an apology letter), original_due_at (the one timeliness counts),
+    paused_at (set while waiting for a supplement), resolved_at, returned_at, finished_at,
+    outcome, electronic_result, result_ref, return_channel, supplement_requests, rating,
+    lookup_secret_digest, applicant_ref, last_occurred_at, version.
+    """
+
+    class Event(Aggregate.Event):
+        """Every dossier event: the sender's idempotency key, when, who, and from which system."""
+
+        event_id: str
+        occurred_at: datetime
+        recorded_at: datetime
+        actor_id: str
+        actor_role: str
+        source: str
+        fingerprint: str
+
+        @property
+        def type(self) -> EventType:
+            return EventType(type(self).__name__)
+
+        def apply(self, aggregate: Dossier) -> None:
+            aggregate.status = status_after(aggregate.status, self.type)
+            aggregate.last_occurred_at = self.occurred_at
+            aggregate.applied[self.event_id] = Applied(self.originator_version, self.fingerprint)
+            self.update(aggregate)
+
+        def update(self, dossier: Dossier) -> None:
+            """What the event changes besides the status (each event class says)."""
+
+    class Opening(Event):
+        """An event that may begin a history; it names the dossier by its code."""
+
+        dossier_code: str
+
+        def mutate(self, aggregate: _A | None) -> _A | None:
+            if aggregate is None:
+                code = DossierCode.parse(self.dossier_code)
+                # eventsourcing types mutate() for any aggregate; this one is always a Dossier.
+                aggregate = cast(_A, Dossier.shell(code, self.originator_id, self.timestamp))
+            return super().mutate(aggregate)
+
+    class Submitted(Opening):
+        procedure_code: str
+        procedure_name: str
+        channel: Channel
+
+        def update(self, dossier: Dossier) -> None:
+            dossier.submitted_at = self.occurred_at
+            dossier.procedure_code = self.procedure_code
+            dossier.procedure_name = self.procedure_name
+            dossier.channel = Channel(self.channel)
+
+    class Received(Opening):
+        procedure_code: str
+        procedure_name: str
+        processing_time_amount: int
+        processing_time_unit: TimeUnit
+        channel: Channel
+        lookup_secret_digest: str
+        applicant_ref: str | None
+        due_at: datetime
+
+        def update(self, dossier: Dossier) -> None:
+            dossier.received_at = self.occurred_at
+            dossier.procedure_code = self.procedure_code
+            dossier.procedure_name = self.procedure_name
+            dossier.processing_time = ProcessingTime(
+                self.processing_time_amount, TimeUnit(self.processing_time_unit)
+            )
+            dossier.channel = Channel(self.channel)
+            dossier.lookup_secret_digest = self.lookup_secret_digest
+            dossier.applicant_ref = self.applicant_ref
+            dossier.due_at = dossier.original_due_at = self.due_at
+
+    class ReceiptRefused(Opening):
+        reason: str
+
+        def update(self, dossier: Dossier) -> None:
+            dossier.finished_at = self.occurred_at
+
+    class Transferred(Event):
+        from_unit: str
+        to_unit: str
+        step: str | None
+        note: str | None
+
+    class SupplementRequested(Event):
+        """The clock stops at occurred_at; due_at is the due date now on hold."""
+
+        reason: str
+        items: tuple[str, ...]
+        due_at: datetime
+
+        def update(self, dossier: Dossier) -> None:
+            dossier.paused_at = self.occurred_at
+            dossier.supplement_requests += 1
+
+    class SupplementProvided(Event):
+        """The clock runs again: due dates as computed under `policy` from the wait that began
+        at `paused_at`."""
+
+        paused_at: datetime
+        policy: SupplementPolicy
+        due_at: datetime
+        original_due_at: datetime
+
+        def update(self, dossier: Dossier) -> None:
+            dossier.paused_at = None
+            dossier.due_at = self.due_at
+            dossier.original_due_at = self.original_due_at
+
+    class FeeRequested(Event):
+        amount_vnd: int
+
+    class FeePaid(Event):
+        amount_vnd: int
+
+    class Withdrawn(Event):
+        reason: str | None
+
+        def update(self, dossier: Dossier) -> None:
+            dossier.finished_at = self.occurred_at
+
+    class ProcessingStopped(Event):
+        reason: str
+
+        def update(self, dossier: Dossier) -> None:
+            dossier.finished_at = self.occurred_at
+
+    class Resolved(Event):
+        outcome: Outcome
+        electronic_result: bool
+        result_ref: str | None
+
+        def update(self, dossier: Dossier) -> None:
+            dossier.resolved_at = dossier.finished_at = self.occurred_at
+            dossier.outcome = Outcome(self.outcome)
+            dossier.electronic_result = self.electronic_result
+            dossier.result_ref = self.result_ref
+
+    class ResultReturned(Event):
+        channel: Channel | None
+
+        def update(self, dossier: Dossier) -> None:
+            dossier.returned_at = self.occurred_at
+            dossier.return_channel = None if self.channel is None else Channel(self.channel)
+
+    class DeadlineExtended(Event):
+        """An apology letter with a new appointment date: due_at moves, original_due_at stays."""
+
+        new_due_at: datetime
+        reason: str
+
+        def update(self, dossier: Dossier) -> None:
+            dossier.due_at = self.new_due_at
+
+    class SatisfactionRated(Event):
+        rating: Rating
+
+        def update(self, dossier: Dossier) -> None:
+            dossier.rating = Rating(self.rating)
+
+    class Annotated(Event):
+        note: str
+        refers_to_version: int | None
+
+    @classmethod
+    def shell(cls, code: DossierCode, originator_id: UUID, timestamp: datetime) -> Dossier:
+        """A dossier with no history yet (version 0): its first event brings it to life."""
+        dossier = cls.__new__(cls)
+        dossier.__base_init__(originator_id, originator_version=0, timestamp=timestamp)
+        dossier._blank_state(code)
+        return dossier
+
+    def _blank_state(self, code: DossierCode) -> None:
+        self.code = code
+        self.status: Status | None = None
+        self.procedure_code: str | None = None
+        self.procedure_name: str | None = None
+        self.processing_time: ProcessingTime | None = None
+        self.channel: Channel | None = None
+        self.lookup_secret_digest: str | None = None
+        self.applicant_ref: str | None = None
+        self.submitted_at: datetime | None = None
+        self.received_at: datetime | None = None
+        self.due_at: datetime | None = None
+        self.original_due_at: datetime | None = None
+        self.paused_at: datetime | None = None
+        self.resolved_at: datetime | None = None
+        self.returned_at: datetime | None = None
+        self.finished_at: datetime | None = None
+        self.outcome: Outcome | None = None
+        self.electronic_result: bool | None = None
+        self.result_ref: str | None = None
+        self.return_channel: Channel | None = None
+        self.supplement_requests = 0
+        self.rating: Rating | None = None
+        self.last_occurred_at: datetime | None = None
+        self.applied: dict[str, Applied] = {}
+
+    @property
+    def agency(self) -> str:
+        return self.code.agency
+
+    @property
+    def receipt_date(self) -> date:
+        return self.code.receipt_date
+
+    def timeliness(self, now: datetime, calendar: WorkCalendar) -> Timeliness | None:
+        return classify(self, now, calendar)
+
+    # Checks every event passes, in this order, before its own rules.
+
+    def check_allowed(self, event_type: EventType) -> None:
+        if not is_allowed(self.status, event_type):
+            raise TransitionNotAllowed(self.status, event_type)
+
+    def check_occurred_at(self, occurred_at: datetime, rules: Rules, recorded_at: datetime) -> None:
+        if self.last_occurred_at is not None and occurred_at < self.last_occurred_at:
+            raise OccurredAtBeforePrevious(occurred_at, self.last_occurred_at)
+        if occurred_at > recorded_at + rules.max_clock_skew:
+            raise OccurredAtInFuture(occurred_at, recorded_at, rules.max_clock_skew)
+
+    # The business operations, one per event type.
+
+    def submit(self, envelope: Envelope, data: SubmittedData, rules: Rules) -> None:
+        """Registered online (nộp trực tuyến), not yet received: no clock runs yet."""
+        procedure = known_procedure(rules, data.procedure_code)
+        self._trigger(
+            self.Submitted,
+            envelope,
+            dossier_code=str(self.code),
+            procedure_code=procedure.code,
+            procedure_name=procedure.name,
+            channel=data.channel,
+        )
+
+    def receive(self, envelope: Envelope, data: ReceivedData, rules: Rules) -> None:
+        """Received (tiếp nhận): the clock starts at the next working moment; due_at is stored."""
+        procedure = known_procedure(rules, data.procedure_code)
+        due_at = rules.calendar.due_at(envelope.occurred_at, procedure.processing_time)
+        self._trigger(
+            self.Received,
+            envelope,
+            dossier_code=str(self.code),
+            procedure_code=procedure.code,
+            procedure_name=procedure.name,
+            processing_time_amount=procedure.processing_time.amount,
+            processing_time_unit=procedure.processing_time.unit,
+            channel=data.channel,
+            lookup_secret_digest=data.lookup_secret_digest,
+            applicant_ref=data.applicant_ref,
+            due_at=in_utc(due_at),
+        )
+
+    def refuse_receipt(self, envelope: Envelope, data: ReceiptRefusedData) -> None:
+        """Not received (không được tiếp nhận): out of the timeliness denominator."""
+        self._trigger(
+            self.ReceiptRefused, envelope, dossier_code=str(self.code), reason=data.reason
+        )
+
+    def transfer(self, envelope: Envelope, data: TransferredData) -> None:
+        self._trigger(
+            self.Transferred,
+            envelope,
+            from_unit=data.from_unit,
+            to_unit=data.to_unit,
+            step=data.step,
+            note=data.note,
+        )
+
+    def request_supplement(self, envelope: Envelope, data: SupplementRequestedData) -> None:
+        """Yêu cầu bổ sung: the clock stops until the applicant supplements the dossier."""
+        self._trigger(
+            self.SupplementRequested,
+            envelope,
+            reason=data.reason,
+            items=data.items,
+            due_at=self._clock().due_at,
+        )
+
+    def provide_supplement(self, envelope: Envelope, rules: Rules) -> None:
+        """The complete supplement arrives and the clock runs again.
+
+        RESTART (the rule in force): the full processing time counts again from the supplement.
+        EXTEND: each due date moves by the time spent waiting (working time for working-day
+        procedures, elapsed time for calendar-day ones).
+        """
+        clock = self._clock()
+        if clock.paused_at is None:
+            raise _broken_invariant("a dossier waiting for a supplement has no paused_at")
+        resumed_at = envelope.occurred_at
+        if rules.supplement_policy is SupplementPolicy.RESTART:
+            due_at = original = rules.calendar.due_at(resumed_at, clock.processing_time)
+        else:
+            due_at = clock.moved(clock.due_at, resumed_at, rules.calendar)
+            original = clock.moved(clock.original_due_at, resumed_at, rules.calendar)
+        self._trigger(
+            self.SupplementProvided,
+            envelope,
+            paused_at=clock.paused_at,
+            policy=rules.supplement_policy,
+            due_at=in_utc(due_at),
+            original_due_at=in_utc(original),
+        )
+
+    def request_fee(self, envelope: Envelope, data: FeeRequestedData) -> None:
+        """Yêu cầu thực hiện nghĩa vụ tài chính: waiting for fees (the clock keeps running)."""
+        self._trigger(self.FeeRequested, envelope, amount_vnd=data.amount_vnd)
+
+    def pay_fee(self, envelope: Envelope, data: FeePaidData) -> None:
+        self._trigger(self.FeePaid, envelope, amount_vnd=data.amount_vnd)
+
+    def withdraw(self, envelope: Envelope, data: WithdrawnData) -> None:
+        """Rút hồ sơ, at the applicant's request: counts as on time."""
+        self._trigger(self.Withdrawn, envelope, reason=data.reason)
+
+    def stop_processing(self, envelope: Envelope, data: ProcessingStoppedData) -> None:
+        """Dừng xử lý, with a reason."""
+        self._trigger(self.ProcessingStopped, envelope, reason=data.reason)
+
+    def resolve(self, envelope: Envelope, data: ResolvedData) -> None:
+        """Đã xử lý xong: the result is ready; timeliness is judged at this moment."""
+        self._trigger(
+            self.Resolved,
+            envelope,
+            outcome=data.outcome,
+            electronic_result=data.electronic_result,
+            result_ref=data.result_ref,
+        )
+
+    def return_result(self, envelope: Envelope, data: ResultReturnedData) -> None:
+        self._trigger(self.ResultReturned, envelope, channel=data.channel)
+
+    def extend_deadline(self, envelope: Envelope, data: DeadlineExtendedData) -> None:
+        """The apology letter (văn bản xin lỗi) sets a later appointment date. The original due
+        date stays on record: resolved after it, the dossier still counts as late."""
+        due_at = self._clock().due_at
+        if data.new_due_at <= due_at:
+            raise InvalidEventData(
+                "data.new_due_at",
+                f"must be after the current due date {due_at.isoformat()}",
+                rule="new_due_at_not_later",
+            )
+        self._trigger(
+            self.DeadlineExtended, envelope, new_due_at=in_utc(data.new_due_at), reason=data.reason
+        )
+
+    def rate_satisfaction(self, envelope: Envelope, data: SatisfactionRatedData) -> None:
+        self._trigger(self.SatisfactionRated, envelope, rating=data.rating)
+
+    def annotate(self, envelope: Envelope, data: AnnotatedData) -> None:
+        """A note, or a correction of an earlier event by its version: events are never edited."""
+        if data.refers_to_version is not None and data.refers_to_version > self.version:
+            raise InvalidEventData(
+                "data.refers_to_version",
+                f"the dossier has no version {data.refers_to_version} (it is at {self.version})",
+            )
+        self._trigger(
+            self.Annotated, envelope, note=data.note, refers_to_version=data.refers_to_version
+        )
+
+    def _trigger(
+        self, event_class: type[Dossier.Event], envelope: Envelope, **fields: object
+    ) -> None:
+        self.trigger_event(
+            event_class,
+            timestamp=envelope.recorded_at,
+            event_id=envelope.event_id,
+            occurred_at=envelope.occurred_at,
+            recorded_at=envelope.recorded_at,
+            actor_id=envelope.actor_id,
+            actor_role=envelope.actor_role,
+            source=envelope.source,
+            fingerprint=envelope.fingerprint,
+            **fields,
+        )
+
+    def _clock(self) -> Clock:
+        if self.processing_time is None or self.due_at is None or self.original_due_at is None:
+            raise _broken_invariant("a received dossier has no processing time or due date")
+        return Clock(self.processing_time, self.due_at, self.original_due_at, self.paused_at)
+
+
+class Clock(NamedTuple):
+    """A received dossier's processing clock."""
+
+    processing_time: ProcessingTime
+    due_at: datetime
+    original_due_at: datetime
+    paused_at: datetime | None
+
+    def moved(self, instant: datetime, resumed_at: datetime, calendar: WorkCalendar) -> datetime:
+        """`instant` moved by the time the clock was stopped (EXTEND policy): the working time
+        waited for working-day procedures, the calendar days waited for calendar-day ones."""
+        assert self.paused_at is not None
+        if self.processing_time.unit == TimeUnit.CALENDAR_DAYS:
+            days = calendar.local_date(resumed_at) - calendar.local_date(self.paused_at)
+            return calendar.add_calendar_days(instant, days.days) if days.days else instant
+        waited = calendar.working_time_between(self.paused_at, resumed_at)
+        return calendar.add_working_time(instant, waited) if waited else instant
+
+
+def known_procedure(rules: Rules, code: str) -> Procedure:
+    procedure = rules.procedures.get(code)
+    if procedure is None:
+        raise UnknownProcedure(code)
+    return procedure
+
+
+def _broken_invariant(message: str) -> RuntimeError:
+    return RuntimeError(f"broken dossier invariant: {message}")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The dossier after `record`, the event's version, and whether it was recorded before."""
+
+    dossier: Dossier
+    version: int
+    already_recorded: bool
+
+
+def record(  # noqa: PLR0917 (the ingest writer's call, positional as in the design)
+    dossier: Dossier | None,
+    code: DossierCode,
+    command: EventCommand,
+    rules: Rules,
+    recorded_at: datetime,
+    expected_version: int | None = None,
+) -> Recorded:
+    """Apply one command to a dossier (None: it does not exist yet): the one way in.
+
+    Checks, in order: a retry of an applied event_id (same fingerprint: the first answer, no new
+    event; other content: EventIdReused); expected_version (None: unchecked, 0: must not exist);
+    the transition table; occurred_at order and clock skew; then the event's own rules. A refused
+    command raises a DomainError and leaves the dossier exactly as it was.
+    """
+    if dossier is not None and (earlier := dossier.applied.get(command.event_id)) is not None:
+        if earlier.fingerprint != command.fingerprint:
+            raise EventIdReused(command.event_id, earlier.version)
+        return Recorded(dossier, earlier.version, already_recorded=True)
+    current_version = 0 if dossier is None else dossier.version
+    if expected_version is not None and expected_version != current_version:
+        raise ExpectedVersionMismatch(expected_version, current_version)
+    target = Dossier.shell(code, dossier_id(code), recorded_at) if dossier is None else dossier
+    target.check_allowed(command.type)
+    target.check_occurred_at(command.occurred_at, rules, recorded_at)
+    _dispatch(target, command, Envelope.of(command, recorded_at), rules)
+    return Recorded(target, target.version, already_recorded=False)
+
+
+def _dispatch(  # noqa: PLR0912 (one case per event type reads best as one match)
+    dossier: Dossier, command: EventCommand, envelope: Envelope, rules: Rules
+) -> None:
+    match command.data:
+        case SubmittedData() as data:
+            dossier.submit(envelope, data, rules)
+        case ReceivedData() as data:
+            dossier.receive(envelope, data, rules)
+        case ReceiptRefusedData() as data:
+            dossier.refuse_receipt(envelope, data)
+        case TransferredData() as data:
+            dossier.transfer(envelope, data)
+        case SupplementRequestedData() as data:
+            dossier.request_supplement(envelope, data)
+        case SupplementProvidedData():
+            dossier.provide_supplement(envelope, rules)
+        case FeeRequestedData() as data:
+            dossier.request_fee(envelope, data)
+        case FeePaidData() as data:
+            dossier.pay_fee(envelope, data)
+        case WithdrawnData() as data:
+            dossier.withdraw(envelope, data)
+        case ProcessingStoppedData() as data:
+            dossier.stop_processing(envelope, data)
+        case ResolvedData() as data:
+            dossier.resolve(envelope, data)
+        case ResultReturnedData() as data:
+            dossier.return_result(envelope, data)
+        case DeadlineExtendedData() as data:
+            dossier.extend_deadline(envelope, data)
+        case SatisfactionRatedData() as data:
+            dossier.rate_satisfaction(envelope, data)
+        case AnnotatedData() as data:
+            dossier.annotate(envelope, data)
