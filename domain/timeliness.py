@@ -84,9 +84,11 @@ def _finished(
         return Timeliness.ON_TIME
     if facts.supplement_requests > 1:
         return Timeliness.LATE
-    if facts.finished_at is None:
+    # Finished while waiting for a supplement (stopped, say): the clock stopped when the wait began.
+    finished_at = facts.finished_at if facts.paused_at is None else facts.paused_at
+    if finished_at is None:
         return None
-    finished_on = calendar.local_date(facts.finished_at)
+    finished_on = calendar.local_date(finished_at)
     due_on = calendar.local_date(due_at)
     if finished_on < due_on:
         return Timeliness.EARLY
