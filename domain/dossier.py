@@ -394,7 +394,7 @@ class Dossier(Aggregate):
 
         RESTART (the rule in force): the full processing time counts again from the supplement.
         EXTEND: each due date moves by the time spent waiting (working time for working-day
-        procedures, elapsed time for calendar-day ones).
+        procedures, calendar days for calendar-day ones).
         """
         clock = self._clock()
         if clock.paused_at is None:
