@@ -23,8 +23,8 @@ CALENDAR = WorkCalendar()
 HOUR = timedelta(hours=1)
 
 
-def local(*fields: int) -> datetime:
-    return datetime(*fields, tzinfo=LOCAL_TZ)  # type: ignore[misc]
+def local(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=LOCAL_TZ)
 
 
 def vn_holidays(year: int) -> holidays.HolidayBase:

@@ -56,7 +56,6 @@ def test_an_unknown_code_is_not_in_the_catalogue() -> None:
 
     assert catalogue.get("9.999999") is None
     assert "9.999999" not in catalogue
-    assert 1.001757 not in catalogue
 
 
 def test_the_catalogue_is_an_immutable_mapping() -> None:
