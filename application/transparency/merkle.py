@@ -95,44 +95,62 @@ def root_hash(store: HashStore, tree_size: int) -> bytes:
     return range_hash(store, 0, tree_size)
 
 
+LeafRange = tuple[int, int]
+"""Leaves [start, end) of the tree; a proof is the list of the MTHs of such ranges."""
+
+
 def inclusion_proof(store: HashStore, leaf_index: int, tree_size: int) -> list[bytes]:
     """PATH(leaf_index, D[0:tree_size]) of RFC 9162 section 2.1.3.1, leaf side first."""
-    if not 0 <= leaf_index < tree_size:
-        raise ProofError(f"leaf {leaf_index} is not in a tree of size {tree_size}")
-    proof: list[bytes] = []
-    start, end = 0, tree_size
-    while end - start > 1:
-        middle = start + _split_point(end - start)
-        if leaf_index < middle:
-            proof.append(range_hash(store, middle, end))
-            end = middle
-        else:
-            proof.append(range_hash(store, start, middle))
-            start = middle
-    proof.reverse()
-    return proof
+    return [range_hash(store, *r) for r in inclusion_proof_ranges(leaf_index, tree_size)]
 
 
 def consistency_proof(store: HashStore, old_size: int, new_size: int) -> list[bytes]:
     """PROOF(old_size, D[0:new_size]) of RFC 9162 section 2.1.4.1 (empty when nothing to prove)."""
+    return [range_hash(store, *r) for r in consistency_proof_ranges(old_size, new_size)]
+
+
+def inclusion_proof_ranges(leaf_index: int, tree_size: int) -> list[LeafRange]:
+    if not 0 <= leaf_index < tree_size:
+        raise ProofError(f"leaf {leaf_index} is not in a tree of size {tree_size}")
+    ranges = []
+    start, end = 0, tree_size
+    while end - start > 1:
+        middle = start + _split_point(end - start)
+        if leaf_index < middle:
+            ranges.append((middle, end))
+            end = middle
+        else:
+            ranges.append((start, middle))
+            start = middle
+    ranges.reverse()
+    return ranges
+
+
+def consistency_proof_ranges(old_size: int, new_size: int) -> list[LeafRange]:
     if not 0 <= old_size <= new_size:
         raise ProofError(f"no consistency proof from size {old_size} to size {new_size}")
     if old_size in (0, new_size):
         return []
-    proof: list[bytes] = []
+    ranges = []
     start, end, whole_old_tree = 0, new_size, True
     while end != old_size:
         middle = start + _split_point(end - start)
         if old_size <= middle:
-            proof.append(range_hash(store, middle, end))
+            ranges.append((middle, end))
             end = middle
         else:
-            proof.append(range_hash(store, start, middle))
+            ranges.append((start, middle))
             start, whole_old_tree = middle, False
     if not whole_old_tree:
-        proof.append(range_hash(store, start, end))
-    proof.reverse()
-    return proof
+        ranges.append((start, end))
+    ranges.reverse()
+    return ranges
+
+
+def subtrees_of_proof(ranges: Iterable[LeafRange]) -> set[tuple[int, int]]:
+    """The (level, index) of every stored subtree a proof reads: fetch them in one query into a
+    MemoryHashStore, then compute the proof from it."""
+    return {subtree for start, end in ranges for subtree in subtrees_of_range(start, end)}
 
 
 class MemoryHashStore:

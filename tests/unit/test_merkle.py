@@ -14,12 +14,16 @@ from application.transparency.merkle import (
     MemoryHashStore,
     ProofError,
     RootMismatchError,
+    Subtree,
     append_leaves,
     consistency_proof,
+    consistency_proof_ranges,
     inclusion_proof,
+    inclusion_proof_ranges,
     leaf_hash,
     root_from_inclusion_proof,
     root_hash,
+    subtrees_of_proof,
     subtrees_of_range,
     verify_consistency,
     verify_inclusion,
@@ -287,3 +291,22 @@ def test_consistency_of_equal_sizes_and_of_the_empty_tree_needs_an_empty_proof()
         verify_consistency(3, 5, root_hash(store, 3), root, [])
     with pytest.raises(ProofError, match="cannot be a prefix"):
         verify_consistency(6, 5, root, root, [])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_a_proof_computed_from_its_prefetched_subtrees_is_the_same(data: st.DataObject) -> None:
+    size = data.draw(st.integers(min_value=1, max_value=LARGE_STORE.size))
+    index = data.draw(st.integers(min_value=0, max_value=size - 1))
+    old_size = data.draw(st.integers(min_value=0, max_value=size))
+    needed = subtrees_of_proof(
+        [*inclusion_proof_ranges(index, size), *consistency_proof_ranges(old_size, size)]
+    )
+    prefetched = MemoryHashStore(
+        Subtree(level, position, LARGE_STORE.get_subtree(level, position))
+        for level, position in needed
+    )
+    assert inclusion_proof(prefetched, index, size) == inclusion_proof(LARGE_STORE, index, size)
+    assert consistency_proof(prefetched, old_size, size) == consistency_proof(
+        LARGE_STORE, old_size, size
+    )
