@@ -1,0 +1,186 @@
+"""Per-dossier rows that turn back into Dossier aggregates.
+
+A page of events is applied to a read model by the domain's own event classes
+(`Dossier.Event.mutate`), not by rules written a second time: the rows a page touches are loaded
+once, restored as Dossier objects, advanced event by event in Python, and written back with one
+upsert of column arrays (`unnest`). A row keeps the columns its read model shows plus what
+applying later events needs (the status, the supplement count); attributes it does not keep stay
+None in the restored Dossier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from operator import attrgetter
+from typing import Any, cast
+
+from eventsourcing.postgres import PostgresDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composable, Composed, Identifier
+
+from domain.calendar import WorkCalendar
+from domain.code import DossierCode
+from domain.commands import Channel, Outcome
+from domain.dossier import Dossier
+from domain.status import Status
+from projections.view import PagedView
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+RESTORED_ATTRIBUTES: Mapping[str, Callable[[Any], Any]] = {
+    "status": Status,
+    "procedure_code": _same,
+    "procedure_name": _same,
+    "channel": Channel,
+    "lookup_secret_digest": _same,
+    "submitted_at": _same,
+    "received_at": _same,
+    "due_at": _same,
+    "original_due_at": _same,
+    "paused_at": _same,
+    "resolved_at": _same,
+    "returned_at": _same,
+    "finished_at": _same,
+    "outcome": Outcome,
+    "electronic_result": _same,
+    "supplement_requests": _same,
+}
+"""Dossier attributes a row may keep under the same name, with the type to restore them to."""
+
+
+class ProjectionGapError(RuntimeError):
+    """An event does not continue its dossier's row: an event was lost or applied twice."""
+
+
+def restore(row: Mapping[str, Any]) -> Dossier:
+    """The Dossier a row describes: its code, id, version and `updated_at` (the last event's
+    timestamp), and the attributes of RESTORED_ATTRIBUTES the row has."""
+    dossier = Dossier.shell(DossierCode.parse(row["code"]), row["id"], row["updated_at"])
+    dossier.version = row["version"]
+    for name, restore_type in RESTORED_ATTRIBUTES.items():
+        value = row.get(name)
+        if value is not None:
+            setattr(dossier, name, restore_type(value))
+    return dossier
+
+
+def advance(dossier: Dossier | None, event: Dossier.Event) -> Dossier:
+    """The dossier after `event`, which must be its next version (1 when there is no row yet)."""
+    version = 0 if dossier is None else dossier.version
+    if event.originator_version != version + 1:
+        raise ProjectionGapError(
+            f"event {type(event).__name__} of dossier {event.originator_id} is version "
+            f"{event.originator_version}, but the read model has it at version {version}"
+        )
+    return cast(Dossier, event.mutate(dossier))
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a per-dossier table: its SQL type and how to read its value off a Dossier
+    (some values, such as a timeliness class, need the work calendar)."""
+
+    name: str
+    sql_type: str
+    value: Callable[[Dossier, WorkCalendar], object]
+    constraint: str = ""
+
+
+def attribute(name: str, sql_type: str, constraint: str = "") -> Column:
+    """A column holding the Dossier attribute of the same name."""
+    read = attrgetter(name)
+    return Column(name, sql_type, lambda dossier, _calendar: read(dossier), constraint)
+
+
+def plain(value: object) -> object:
+    """Enum members as their values (psycopg would otherwise send some by name)."""
+    return value.value if isinstance(value, Enum) else value
+
+
+def create_table_statement(table: Composed, columns: Sequence[Column]) -> Composed:
+    definitions = SQL(", ").join(
+        SQL("{} {} {}").format(Identifier(c.name), SQL(c.sql_type), SQL(c.constraint))
+        for c in columns
+    )
+    return SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(table, definitions)
+
+
+def select_by_ids_statement(table: Composed) -> Composed:
+    return SQL("SELECT * FROM {} WHERE id = ANY(%s)").format(table)
+
+
+def upsert_statement(table: Composed, columns: Sequence[Column]) -> Composed:
+    """One INSERT of many rows from column arrays, replacing the rows whose id exists."""
+    names = SQL(", ").join(Identifier(c.name) for c in columns)
+    arrays = SQL(", ").join(SQL("%s::{}[]").format(SQL(c.sql_type)) for c in columns)
+    updates = SQL(", ").join(
+        SQL("{0} = EXCLUDED.{0}").format(Identifier(c.name)) for c in columns if c.name != "id"
+    )
+    return SQL(
+        "INSERT INTO {} ({}) SELECT * FROM unnest({}) ON CONFLICT (id) DO UPDATE SET {}"
+    ).format(table, names, arrays, updates)
+
+
+def column_arrays(
+    columns: Sequence[Column], dossiers: Iterable[Dossier], calendar: WorkCalendar
+) -> list[list[object]]:
+    """The upsert's parameters: one list per column, one item per dossier."""
+    chosen = list(dossiers)
+    return [[plain(column.value(d, calendar)) for d in chosen] for column in columns]
+
+
+IDENTITY_COLUMNS: tuple[Column, ...] = (
+    attribute("id", "uuid", "PRIMARY KEY"),
+    Column("code", "text", lambda dossier, _calendar: str(dossier.code), "NOT NULL UNIQUE"),
+    attribute("version", "integer", "NOT NULL"),
+    Column("updated_at", "timestamptz", lambda dossier, _calendar: dossier.modified_on, "NOT NULL"),
+)
+"""What every per-dossier table starts with; `updated_at` is the last event's `recorded_at`
+(Dossier events take the ledger's clock as their timestamp)."""
+
+
+class DossierRowsView(PagedView):
+    """A read model of one row per dossier, in the table named `base_name`, with `columns`."""
+
+    columns: tuple[Column, ...] = IDENTITY_COLUMNS
+
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        *,
+        tracking_table_name: str = "notification_tracking",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(datastore, tracking_table_name=tracking_table_name, **kwargs)
+        self.table = self.qualified(self.base_name)
+        self.sql_create_statements.append(create_table_statement(self.table, self.columns))
+        self._select_rows = select_by_ids_statement(self.table)
+        self._upsert_rows = upsert_statement(self.table, self.columns)
+
+    @property
+    def read_model_tables(self) -> tuple[str, ...]:
+        return (self.base_name,)
+
+    def index(self, suffix: str, definition: Composable) -> None:
+        """Create the index `{table}_{suffix}` with this definition (columns, INCLUDE, WHERE)."""
+        self.sql_create_statements.append(
+            SQL("CREATE INDEX IF NOT EXISTS {} ON {} {}").format(
+                Identifier(f"{self.base_name}_{suffix}"), self.table, definition
+            )
+        )
+
+    def write(
+        self, cursor: Cursor[DictRow], events: Sequence[Dossier.Event], calendar: WorkCalendar
+    ) -> None:
+        ids = list(dict.fromkeys(event.originator_id for event in events))
+        cursor.execute(self._select_rows, (ids,), prepare=True)
+        dossiers = {row["id"]: restore(row) for row in cursor.fetchall()}
+        for event in events:
+            dossiers[event.originator_id] = advance(dossiers.get(event.originator_id), event)
+        cursor.execute(self._upsert_rows, column_arrays(self.columns, dossiers.values(), calendar))
