@@ -164,19 +164,21 @@ class WorkCalendar:
         return self.add_working_time(start, self._day_length * days)
 
     def add_calendar_days(self, start: datetime, days: int) -> datetime:
-        """`start` plus `days` days, at the same local clock time, moved off a day off.
+        """The end of the period of `days` calendar days that begins at `start`.
 
-        Civil Code 2015 (Bộ luật Dân sự), art. 148(5): when the last day of a period is a weekend
-        day or a holiday, the period ends at the end of the next working day. So when the local
-        date reached is not a working day, the answer is the end of working hours (17:00 by
-        default) of the next working day.
+        Civil Code 2015 (Bộ luật Dân sự), art. 147-148: a period counted in days begins on the
+        day after the event and ends at the end of its last day; when that day is a weekend day
+        or a holiday, it ends at the end of the next working day. For an agency the end of a day
+        is the end of its working hours (17:00 by default). Ending every period at the close of
+        a day keeps due instants in step with receipt instants: a later receipt is never due
+        earlier.
         """
         if days < 0:
             raise ValueError(f"calendar days must not be negative: {days}")
-        reached = _local(start) + timedelta(days=days)
-        if self.is_working_day(reached.date()):
-            return reached
-        return _at(self._nth_working_day_after(reached.date(), 1), self._periods[-1][1])
+        last_day = _local(start).date() + timedelta(days=days)
+        if not self.is_working_day(last_day):
+            last_day = self._nth_working_day_after(last_day, 1)
+        return _at(last_day, self._periods[-1][1])
 
     def due_at(self, start: datetime, processing_time: ProcessingTime) -> datetime:
         """When a dossier received at `start` is due (hạn trả kết quả).

@@ -101,16 +101,13 @@ def test_more_working_time_never_ends_earlier(start: datetime, amounts: list[tim
 def test_a_later_receipt_is_never_due_earlier(
     starts: list[datetime], processing_time: ProcessingTime
 ) -> None:
-    """For calendar days the due DATE is monotonic, not the instant: received Thursday 16:00 with 3
-    calendar days reaches Sunday, moved to Monday 17:00; received Friday 08:00 reaches Monday 08:00.
-    Timeliness compares dates, so dates are what must not go backwards.
-    """
+    """Neither the due instant nor its date goes backwards, for both units (calendar-day periods
+    end at the close of their last day)."""
     earlier, later = sorted(starts)
     due_earlier = CALENDAR.due_at(earlier, processing_time)
     due_later = CALENDAR.due_at(later, processing_time)
 
-    if processing_time.unit is TimeUnit.WORKING_DAYS:
-        assert due_earlier <= due_later
+    assert due_earlier <= due_later
     assert CALENDAR.local_date(due_earlier) <= CALENDAR.local_date(due_later)
 
 
@@ -297,18 +294,19 @@ def test_calendar_days_ending_on_a_day_off_end_at_closing_of_the_next_working_da
     assert CALENDAR.add_calendar_days(received, 15) == local(2026, 3, 2, 17)
 
 
-def test_calendar_days_ending_on_a_working_day_keep_the_clock_time() -> None:
-    """Monday 2026-03-02 10:00 plus 10 days: Thursday 12 March, a working day, at 10:00."""
-    assert CALENDAR.add_calendar_days(local(2026, 3, 2, 10), 10) == local(2026, 3, 12, 10)
+def test_a_calendar_day_period_ends_at_the_close_of_its_last_day() -> None:
+    """Monday 2026-03-02 10:00 plus 10 days: the last day is Thursday 12 March, a working day,
+    and the period ends at the close of it, 17:00 (Civil Code art. 147-148)."""
+    assert CALENDAR.add_calendar_days(local(2026, 3, 2, 10), 10) == local(2026, 3, 12, 17)
 
 
 def test_a_calendar_day_clock_starts_at_the_next_working_moment() -> None:
     """Received Saturday 2026-03-07 09:00 with 10 calendar days: the clock starts Monday 9 March at
-    07:00, so the period ends Thursday 19 March 07:00.
+    07:00, so the period's last day is Thursday 19 March and it ends at 17:00.
     """
     due = CALENDAR.due_at(local(2026, 3, 7, 9), ProcessingTime(10, TimeUnit.CALENDAR_DAYS))
 
-    assert due == local(2026, 3, 19, 7)
+    assert due == local(2026, 3, 19, 17)
 
 
 def test_results_are_local_whatever_the_zone_of_the_start() -> None:

@@ -155,12 +155,13 @@ def test_a_pause_across_a_weekend_extends_by_the_working_time_waited() -> None:
 
 
 def test_a_calendar_day_procedure_extends_by_the_calendar_days_waited() -> None:
-    """15 calendar days from Mon 2/3 10:00: due Tue 17/3 10:00. Paused Thu 5/3, resumed Mon 9/3:
+    """15 calendar days from Mon 2/3 10:00: due at the close of Tue 17/3, 17:00. Paused Thu 5/3,
+    resumed Mon 9/3:
     4 calendar days. Sat 21/3 is no working day, so the period ends at the end of the next
     working day (Civil Code art. 148): Mon 23/3 17:00."""
     history = received(FIFTEEN_DAYS, at(3, 2, 10), EXTEND)
     assert history.dossier is not None
-    assert history.dossier.due_at == at(3, 17, 10)
+    assert history.dossier.due_at == at(3, 17, 17)
     history.then(SupplementRequestedData("stamp missing"), at(3, 5, 15))
 
     resumed = history.then(SupplementProvidedData(), at(3, 9, 9))
