@@ -26,6 +26,7 @@ from api.schemas import (
     BatchOut,
     EventIn,
     StatusOut,
+    shown,
 )
 from application.keys import ApiKey, Role
 from application.ledger import answer_at
@@ -136,7 +137,7 @@ def _answer(runtime: Runtime, outcome: Appended) -> AppendedOut:
         version=outcome.version,
         position=position,
         status=status_out(status),
-        due_at=due_at,
+        due_at=shown(due_at),
     )
 
 

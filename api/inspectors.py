@@ -13,7 +13,7 @@ from litestar.params import Parameter
 from api.auth import require, runtime_of
 from api.ingest import status_out
 from api.problems import ProblemError
-from api.schemas import DossierOut
+from api.schemas import DossierOut, shown
 from application.keys import Role
 from application.ledger import HistoryEntry, history, replay
 from domain.code import DossierCode
@@ -47,11 +47,15 @@ def history_event(entry: HistoryEntry) -> HistoryEventOut:
         position=entry.position,
         type=entry.type,
         event_id=fields["event_id"],
-        occurred_at=fields["occurred_at"],
-        recorded_at=fields["recorded_at"],
+        occurred_at=shown(fields["occurred_at"]),
+        recorded_at=shown(fields["recorded_at"]),
         actor={"id": fields["actor_id"], "role": fields["actor_role"]},
         source=fields["source"],
-        data={key: value for key, value in fields.items() if key not in _ENVELOPE},
+        data={
+            key: shown(value) if isinstance(value, datetime) else value
+            for key, value in fields.items()
+            if key not in _ENVELOPE
+        },
     )
 
 
@@ -63,11 +67,11 @@ def dossier_out(dossier: Dossier, now: datetime, calendar: Any) -> DossierOut:
         agency=dossier.agency,
         channel=None if dossier.channel is None else dossier.channel.value,
         status=status_out(dossier.status),
-        received_at=dossier.received_at,
-        due_at=dossier.due_at,
-        original_due_at=dossier.original_due_at,
-        resolved_at=dossier.resolved_at,
-        returned_at=dossier.returned_at,
+        received_at=shown(dossier.received_at),
+        due_at=shown(dossier.due_at),
+        original_due_at=shown(dossier.original_due_at),
+        resolved_at=shown(dossier.resolved_at),
+        returned_at=shown(dossier.returned_at),
         supplement_requests=dossier.supplement_requests,
         timeliness=None if timeliness is None else timeliness.value,
         version=dossier.version,

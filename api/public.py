@@ -1,0 +1,71 @@
+"""The public: where is my dossier? One dossier, with the secret printed on the receipt."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Controller, Request, get
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.params import Parameter
+
+from api.auth import runtime_of
+from api.ingest import status_out
+from api.problems import ProblemError
+from api.schemas import PublicDossierOut, shown
+from domain.code import DossierCode
+from domain.errors import DomainError
+from domain.status import Status
+
+NOT_FOUND = "no dossier with this code and lookup secret"
+
+
+def public_rate_limit(per_minute: int) -> RateLimitConfig:
+    """Per client address: dossier codes are sequential, and secrets must not be guessable."""
+    return RateLimitConfig(rate_limit=("minute", per_minute))
+
+
+def not_found() -> ProblemError:
+    # The same answer for an unknown code, a malformed one and a wrong secret: nothing to learn.
+    return ProblemError(404, "dossier_not_found", NOT_FOUND, title="Dossier not found")
+
+
+class PublicController(Controller):
+    path = "/v1/public/dossiers"
+    tags = ["public"]
+
+    @get(
+        "/{code:str}",
+        summary="A dossier's status, for the applicant",
+        description=(
+            "Needs the lookup secret printed on the receipt in the `X-Lookup-Secret` header. "
+            "Answers status, procedure, agency, dates and timeliness, nothing about people. "
+            "An unknown code and a wrong secret get the same 404. Rate-limited per client."
+        ),
+    )
+    async def lookup(
+        self,
+        request: Request[Any, Any, Any],
+        code: str,
+        secret: str = Parameter(header="X-Lookup-Secret", min_length=1, max_length=64),
+    ) -> PublicDossierOut:
+        runtime = runtime_of(request)
+        try:
+            parsed = DossierCode.parse(code)
+        except DomainError:
+            raise not_found() from None
+        row = await asyncio.to_thread(runtime.public_lookup, parsed)
+        if row is None or not runtime.secrets.matches(secret, row.lookup_secret_digest):
+            raise not_found()
+        timeliness = row.timeliness_at(datetime.now(UTC), runtime.rules.calendar)
+        return PublicDossierOut(
+            code=row.code,
+            status=status_out(None if row.status is None else Status(row.status)),
+            procedure={"code": row.procedure_code, "name": row.procedure_name},
+            agency=row.agency,
+            received_at=shown(row.received_at),
+            due_at=shown(row.due_at),
+            timeliness=None if timeliness is None else timeliness.value,
+            updated_at=shown(row.updated_at),
+        )
