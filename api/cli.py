@@ -114,18 +114,23 @@ def keys() -> None:
     multiple=True,
     help="An agency code the handler may post for (dossier codes starting with it); repeatable.",
 )
-@click.option("--name", default="", help="A name for the key (the calling system), shown as source.")
+@click.option(
+    "--name", default="", help="A name for the key (the calling system), shown as source."
+)
 def keys_issue(role: str, agencies: tuple[str, ...], name: str) -> None:
     """Issue a new key. The key is printed once, alone on the last line."""
-    from application.keys import ApiKeys, KeyError_, Role  # noqa: PLC0415
+    from application.keys import KeyError_, Role  # noqa: PLC0415
 
     with _key_store() as store:
         try:
             key, token = store.issue(Role(role), agencies, name)
         except KeyError_ as error:
             fail(str(error), 2)
-    click.echo(f"issued key {key.key_id} ({key.name}, role {key.role.value}"
-               + (f", agencies {', '.join(key.agencies)}" if key.agencies else "") + ")")
+    click.echo(
+        f"issued key {key.key_id} ({key.name}, role {key.role.value}"
+        + (f", agencies {', '.join(key.agencies)}" if key.agencies else "")
+        + ")"
+    )
     click.echo("store it now: it is not shown again")
     click.echo(token)
 
@@ -152,7 +157,8 @@ def keys_list() -> None:
     click.echo(f"{'KEY ID':<10} {'ROLE':<10} {'STATE':<8} {'NAME':<24} AGENCIES")
     for key in rows:
         state = "revoked" if key.revoked_at else "active"
-        click.echo(f"{key.key_id:<10} {key.role.value:<10} {state:<8} {key.name:<24} {', '.join(key.agencies)}")
+        agencies = ", ".join(key.agencies)
+        click.echo(f"{key.key_id:<10} {key.role.value:<10} {state:<8} {key.name:<24} {agencies}")
 
 
 @contextmanager
@@ -197,7 +203,9 @@ def calendar_due_date(received: str, working_days: int, calendar_file: Path | No
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=LOCAL_TZ)  # a local time, as people write them
     work_calendar = _calendar(calendar_file, load_calendar)
-    click.echo(work_calendar.add_working_days(instant, working_days).astimezone(LOCAL_TZ).isoformat())
+    click.echo(
+        work_calendar.add_working_days(instant, working_days).astimezone(LOCAL_TZ).isoformat()
+    )
 
 
 @calendar.command("working-day", context_settings=CONTEXT)

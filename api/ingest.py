@@ -6,14 +6,13 @@ import asyncio
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.openapi.spec import Example
 from litestar.params import Body
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_403_FORBIDDEN
-from typing_extensions import Annotated
 
 from api.auth import current_key, require, runtime_of
 from api.problems import ProblemError, decode_problem, domain_problem, problem_document
@@ -54,11 +53,17 @@ def to_submission(code_text: str, event: EventIn, source: str, runtime: Runtime)
     if event_type is None:
         known = ", ".join(_EVENT_TYPES)
         raise ProblemError(
-            422, "unknown_event_type", f"unknown event type {event.type!r}; one of: {known}", field="type"
+            422,
+            "unknown_event_type",
+            f"unknown event type {event.type!r}; one of: {known}",
+            field="type",
         )
     if event.occurred_at.tzinfo is None:
         raise ProblemError(
-            422, "invalid_value", "occurred_at needs an offset (RFC 3339), e.g. +07:00", field="occurred_at"
+            422,
+            "invalid_value",
+            "occurred_at needs an offset (RFC 3339), e.g. +07:00",
+            field="occurred_at",
         )
     data = dict(event.data)
     fingerprint = _fingerprint(code_text, event, source)
@@ -79,7 +84,8 @@ def to_submission(code_text: str, event: EventIn, source: str, runtime: Runtime)
         raise ProblemError(
             422,
             "unknown_field",
-            f"{event.type} data has no field {unknown[0]!r}; its fields are: {', '.join(sorted(allowed)) or 'none'}",
+            f"{event.type} data has no field {unknown[0]!r}; "
+            f"its fields are: {', '.join(sorted(allowed)) or 'none'}",
             field=f"data.{unknown[0]}",
         )
     try:
@@ -87,7 +93,9 @@ def to_submission(code_text: str, event: EventIn, source: str, runtime: Runtime)
     except msgspec.ValidationError as error:
         raise decode_problem(error, prefix="data.") from None
     if event.expected_version is not None and event.expected_version < 0:
-        raise ProblemError(422, "invalid_value", "expected_version must be 0 or more", field="expected_version")
+        raise ProblemError(
+            422, "invalid_value", "expected_version must be 0 or more", field="expected_version"
+        )
     command = EventCommand(
         event_id=event.event_id,
         type=event_type,
@@ -190,7 +198,9 @@ class IngestController(Controller):
         if isinstance(outcome, DomainError):
             raise outcome
         answer = (
-            await asyncio.to_thread(_answer, runtime, outcome) if outcome.already else _answer(runtime, outcome)
+            await asyncio.to_thread(_answer, runtime, outcome)
+            if outcome.already
+            else _answer(runtime, outcome)
         )
         status = HTTP_200_OK if outcome.already else HTTP_201_CREATED
         return Response(answer, status_code=status)
@@ -211,11 +221,15 @@ class IngestController(Controller):
         data: Annotated[
             BatchIn,
             Body(
-                description="Events across dossiers: each the single endpoint's fields plus dossier_code",
+                description="Events across dossiers: the single endpoint's fields and dossier_code",
                 examples=[
                     Example(
                         summary="One event in a batch",
-                        value={"events": [{"dossier_code": "000.00.31.H56-260213-0001", **EXAMPLE_EVENT}]},
+                        value={
+                            "events": [
+                                {"dossier_code": "000.00.31.H56-260213-0001", **EXAMPLE_EVENT}
+                            ]
+                        },
                     )
                 ],
             ),
@@ -229,7 +243,9 @@ class IngestController(Controller):
             raise ProblemError(422, "empty_batch", "the batch has no events", field="events")
         if len(batch.events) > limit:
             raise ProblemError(
-                413, "batch_too_large", f"a batch holds at most {limit} events, not {len(batch.events)}",
+                413,
+                "batch_too_large",
+                f"a batch holds at most {limit} events, not {len(batch.events)}",
                 field="events",
             )
         results: list[dict[str, Any] | None] = [None] * len(batch.events)
@@ -262,7 +278,9 @@ class IngestController(Controller):
         except msgspec.ValidationError as error:
             raise decode_problem(error) from None
         if not event.dossier_code:
-            raise ProblemError(422, "missing_field", "each batch event needs a dossier_code", field="dossier_code")
+            raise ProblemError(
+                422, "missing_field", "each batch event needs a dossier_code", field="dossier_code"
+            )
         if forbidden := _forbidden_for(key, event.dossier_code):
             raise forbidden
         return to_submission(event.dossier_code, event, key.name, runtime)

@@ -122,7 +122,9 @@ class InspectorController(Controller):
         self,
         request: Request[Any, Any, Any],
         code: str,
-        version: int | None = Parameter(default=None, ge=1, description="replay up to this version"),
+        version: int | None = Parameter(
+            default=None, ge=1, description="replay up to this version"
+        ),
         at: datetime | None = Parameter(default=None, description="replay up to this instant"),
     ) -> DossierOut:
         runtime = runtime_of(request)
@@ -138,7 +140,10 @@ class InspectorController(Controller):
         if version is not None:
             if version > entries[-1].version:
                 raise ProblemError(
-                    404, "version_not_found", f"{code} has {entries[-1].version} versions", field="version"
+                    404,
+                    "version_not_found",
+                    f"{code} has {entries[-1].version} versions",
+                    field="version",
                 )
             chosen = [e for e in entries if e.version <= version]
             moment = chosen[-1].event.occurred_at

@@ -34,14 +34,20 @@ class LedgerCollector(Collector):
         groups.add_metric([], writer.groups_committed)
         yield groups
         report = self.runtime.health()
-        head = GaugeMetricFamily("ledger_head_position", "Highest notification id in the events table")
+        head = GaugeMetricFamily(
+            "ledger_head_position", "Highest notification id in the events table"
+        )
         head.add_metric([], report.events or 0)
         yield head
         lag = GaugeMetricFamily(
-            "ledger_projection_lag", "Head position minus the projection's position", labels=["projection"]
+            "ledger_projection_lag",
+            "Head position minus the projection's position",
+            labels=["projection"],
         )
         position = GaugeMetricFamily(
-            "ledger_projection_position", "Last notification id a projection processed", labels=["projection"]
+            "ledger_projection_position",
+            "Last notification id a projection processed",
+            labels=["projection"],
         )
         for name, figures in report.projections.items():
             lag.add_metric([name], figures.get("lag") or 0)

@@ -107,7 +107,9 @@ def domain_problem(error: DomainError, instance: str | None = None) -> Problem:
     )
 
 
-def decode_problem(error: msgspec.DecodeError | msgspec.ValidationError, prefix: str = "") -> ProblemError:
+def decode_problem(
+    error: msgspec.DecodeError | msgspec.ValidationError, prefix: str = ""
+) -> ProblemError:
     """msgspec's message names the path (`$.actor.id`): turn it into the field name."""
     message = str(error)
     field = None
@@ -116,7 +118,9 @@ def decode_problem(error: msgspec.DecodeError | msgspec.ValidationError, prefix:
         field = (prefix + path.rstrip("`").lstrip(".")).strip(".") or None
     if isinstance(error, msgspec.ValidationError):
         return ProblemError(HTTP_422_UNPROCESSABLE_ENTITY, "invalid_value", message, field=field)
-    return ProblemError(HTTP_400_BAD_REQUEST, "malformed_json", f"the body is not valid JSON: {message}")
+    return ProblemError(
+        HTTP_400_BAD_REQUEST, "malformed_json", f"the body is not valid JSON: {message}"
+    )
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[bytes]:
@@ -178,7 +182,12 @@ def _validation_problem(error: ValidationException) -> tuple[int, str, str | Non
     """The body did not decode: 400 when it is not JSON, 422 naming the field otherwise."""
     first = error.extra[0] if isinstance(error.extra, list) and error.extra else None
     if not isinstance(first, dict) or not first.get("key"):
-        return HTTP_400_BAD_REQUEST, "malformed_json", None, f"the body is not valid JSON: {error.detail}"
+        return (
+            HTTP_400_BAD_REQUEST,
+            "malformed_json",
+            None,
+            f"the body is not valid JSON: {error.detail}",
+        )
     message = str(first.get("message", ""))
     field = str(first["key"])
     if "unknown field `" in message:

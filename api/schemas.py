@@ -14,6 +14,7 @@ def shown(instant: datetime | None) -> datetime | None:
     """Instants are stored in UTC and shown in Asia/Ho_Chi_Minh (+07:00)."""
     return None if instant is None else instant.astimezone(LOCAL_TZ)
 
+
 class Actor(msgspec.Struct, forbid_unknown_fields=True):
     """A pseudonymous official id and role, never a name."""
 

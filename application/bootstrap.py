@@ -1,4 +1,4 @@
-"""The composition root of the ledger's persistence: find PostgreSQL, migrate it, open the ledger."""
+"""The composition root of persistence: find PostgreSQL, migrate it, open the ledger."""
 
 from __future__ import annotations
 

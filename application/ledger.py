@@ -16,6 +16,7 @@ from eventsourcing.persistence import (
     TrackingRecorder,
 )
 from eventsourcing.utils import Environment, get_topic
+from psycopg import sql
 
 from application.database import ConnectionParams
 from application.mapper import MsgspecMapper
@@ -53,7 +54,7 @@ def persistence_env(
     }
 
 
-def restrict_sessions(factory: InfrastructureFactory, app_role: str | None) -> None:
+def restrict_sessions(factory: InfrastructureFactory[Any], app_role: str | None) -> None:
     """Make every pooled session act as the restricted role from its first statement."""
     if app_role:
         datastore = factory.datastore  # type: ignore[attr-defined]
@@ -128,10 +129,10 @@ class HistoryEntry:
 def history(ledger: DossierLedger, code: DossierCode) -> list[HistoryEntry]:
     """Every event of a dossier, in version order, with its position in the ledger."""
     recorder: Any = ledger.recorder
-    statement = (
+    statement = sql.SQL(
         "SELECT originator_id, originator_version, topic, state, notification_id "
-        f"FROM {recorder.events_table_name} WHERE originator_id = %s ORDER BY originator_version"
-    )
+        "FROM {} WHERE originator_id = %s ORDER BY originator_version"
+    ).format(sql.Identifier(recorder.events_table_name))
     with recorder.datastore.get_connection() as connection:
         rows = connection.execute(statement, (dossier_id(code),)).fetchall()
     entries = []
@@ -140,7 +141,9 @@ def history(ledger: DossierLedger, code: DossierCode) -> list[HistoryEntry]:
             row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"])
         )
         event = cast(Dossier.Event, ledger.mapper.to_domain_event(stored))
-        entries.append(HistoryEntry(row["originator_version"], row["notification_id"], row["topic"], event))
+        entries.append(
+            HistoryEntry(row["originator_version"], row["notification_id"], row["topic"], event)
+        )
     return entries
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -17,21 +16,29 @@ _IDENTITY_FIELDS = frozenset({"originator_id", "originator_version"})
 _ENCODER = msgspec.json.Encoder(order="deterministic")
 
 
-@cache
+_STATE_TYPES: dict[type[Any], type[msgspec.Struct]] = {}
+_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+
+
 def _state_type(event_class: type[Any]) -> type[msgspec.Struct]:
     """A msgspec Struct with the event class's fields (its identity fields aside)."""
+    if (known := _STATE_TYPES.get(event_class)) is not None:
+        return known
     hints = typing.get_type_hints(event_class)
     fields = [
         (field.name, hints[field.name])
         for field in dataclasses.fields(event_class)
         if field.name not in _IDENTITY_FIELDS
     ]
-    return msgspec.defstruct(f"{event_class.__qualname__}State", fields, kw_only=True)
+    state_type = msgspec.defstruct(f"{event_class.__qualname__}State", fields, kw_only=True)
+    _STATE_TYPES[event_class] = state_type
+    return state_type
 
 
-@cache
 def _decoder(event_class: type[Any]) -> msgspec.json.Decoder[Any]:
-    return msgspec.json.Decoder(_state_type(event_class))
+    if (known := _DECODERS.get(event_class)) is None:
+        known = _DECODERS[event_class] = msgspec.json.Decoder(_state_type(event_class))
+    return known
 
 
 class MsgspecMapper(Mapper[UUID]):

@@ -1,4 +1,4 @@
-"""Everything a running ledger process holds, built once from the settings (the composition root)."""
+"""What a running ledger process holds, built once from the settings (the composition root)."""
 
 from __future__ import annotations
 
@@ -74,7 +74,9 @@ class Runtime:
         """Head position and each projection's lag; `degraded` when the database is unreachable."""
         try:
             head = self.ledger.recorder.max_notification_id() or 0
-            positions = {name: view.max_tracking_id(self.ledger.name) for name, view in self.views.items()}
+            positions = {
+                name: view.max_tracking_id(self.ledger.name) for name, view in self.views.items()
+            }
         except PersistenceError:
             return HealthReport("degraded", "unavailable", None, {})
         projections = {

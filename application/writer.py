@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.domain import CanMutateAggregate
 from eventsourcing.persistence import IntegrityError, StoredEvent
+from psycopg import sql
 
 from application.ledger import DossierLedger
 from domain.code import DossierCode
@@ -249,9 +250,9 @@ class IngestWriter:
         for key, dossier in changed.items():
             self.cache.put(key, dossier)
         return {
-            (r.notification.originator_id, r.notification.originator_version): r.notification.id
+            (r.domain_event.originator_id, r.notification.originator_version): r.notification.id
             for r in recordings
-        }  # type: ignore[misc]
+        }
 
     def _load(self, ids: set[UUID]) -> dict[UUID, Dossier]:
         found: dict[UUID, Dossier] = {}
@@ -271,24 +272,27 @@ class IngestWriter:
     def _load_from_database(self, ids: list[UUID]) -> list[Dossier]:
         """Replay many dossiers with one query rather than one per dossier."""
         recorder: Any = self.ledger.recorder
-        statement = (
-            "SELECT originator_id, originator_version, topic, state FROM "
-            f"{recorder.events_table_name} WHERE originator_id = ANY(%s) "
-            "ORDER BY originator_id, originator_version"
-        )
+        statement = sql.SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(sql.Identifier(recorder.events_table_name))
         with recorder.datastore.get_connection() as connection:
             rows = connection.execute(statement, (ids,)).fetchall()
         dossiers: list[Dossier] = []
         current: Dossier | None = None
         for row in rows:
             event: CanMutateAggregate[UUID] = self.ledger.mapper.to_domain_event(  # type: ignore[assignment]
-                StoredEvent(row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"]))
+                StoredEvent(
+                    row["originator_id"],
+                    row["originator_version"],
+                    row["topic"],
+                    bytes(row["state"]),
+                )
             )
             if current is None or current.id != row["originator_id"]:
-                current = event.mutate(None)  # type: ignore[assignment]
+                current = cast(Dossier, event.mutate(None))
                 assert current is not None
                 dossiers.append(current)
             else:
                 event.mutate(current)
         return dossiers
-

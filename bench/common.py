@@ -63,7 +63,9 @@ class BenchDatabase:
     ) -> None:
         with psycopg.connect(self.server_url, autocommit=True) as connection:
             connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self._name))
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(self._name)
+                )
             )
         if self._server is not None:
             self._server.cleanup()

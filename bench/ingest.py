@@ -33,15 +33,15 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from application.bootstrap import Database, migrate, open_ledger  # noqa: E402
-from application.keys import ApiKeys, Role  # noqa: E402
-from application.runtime import load_rules  # noqa: E402
-from application.settings import Settings  # noqa: E402
-from bench.common import BenchDatabase, cpu_seconds, print_table  # noqa: E402
-from domain.code import DossierCode  # noqa: E402
-from domain.commands import Actor, Channel, EventCommand, ReceivedData  # noqa: E402
-from domain.dossier import record  # noqa: E402
-from domain.status import EventType  # noqa: E402
+from application.bootstrap import Database, migrate, open_ledger
+from application.keys import ApiKeys, Role
+from application.runtime import load_rules
+from application.settings import Settings
+from bench.common import BenchDatabase, cpu_seconds, print_table
+from domain.code import DossierCode
+from domain.commands import Actor, Channel, EventCommand, ReceivedData
+from domain.dossier import record
+from domain.status import EventType
 
 AGENCY = "000.00.31.H56"
 OCCURRED = "2026-02-13T10:00:00+07:00"
@@ -59,7 +59,9 @@ class Figure:
         return self.events / self.seconds if self.seconds else 0.0
 
 
-def run_threads(clients: int, seconds: float, work: Callable[[int, Callable[[], bool]], int]) -> Figure:
+def run_threads(
+    clients: int, seconds: float, work: Callable[[int, Callable[[], bool]], int]
+) -> Figure:
     counts = [0] * clients
     deadline = time.monotonic() + seconds
 
@@ -130,14 +132,18 @@ def bench_raw(url: str, clients: int, seconds: float) -> Figure:
     return figure
 
 
-def bench_naive_eventsourcing(database: Database, settings: Settings, clients: int, seconds: float) -> Figure:
+def bench_naive_eventsourcing(
+    database: Database, settings: Settings, clients: int, seconds: float
+) -> Figure:
     ledger = open_ledger(database, pool_size=clients)
     rules = load_rules(settings)
 
     def work(index: int, still: Callable[[], bool]) -> int:
         done = 0
         while still():
-            code = DossierCode.parse(f"{AGENCY}-2601{index % 28 + 1:02d}-{done + 1 + 100_000 * (index // 28):07d}")
+            code = DossierCode.parse(
+                f"{AGENCY}-2601{index % 28 + 1:02d}-{done + 1 + 100_000 * (index // 28):07d}"
+            )
             command = EventCommand(
                 event_id=f"naive-{index}-{done}",
                 type=EventType.RECEIVED,
@@ -211,14 +217,21 @@ def bench_http_single(base_url: str, token: str, clients: int, seconds: float) -
     requests, errors = int(fields["requests"]), int(fields["errors"])
     if errors:
         print(f"warning: {errors} of {requests} single posts were not 201", file=sys.stderr)
-    print(f"    single posts: p50 {float(fields['p50_ms']):.1f} ms, p99 {float(fields['p99_ms']):.1f} ms")
+    print(
+        f"    single posts: p50 {float(fields['p50_ms']):.1f} ms, p99 {float(fields['p99_ms']):.1f} ms"
+    )
     duration = float(fields["seconds"])
     return Figure(
-        "(b) HTTP single-event posts, 32 clients", requests - errors, duration, generator_cpu / duration
+        "(b) HTTP single-event posts, 32 clients",
+        requests - errors,
+        duration,
+        generator_cpu / duration,
     )
 
 
-def bench_http_batch(base_url: str, token: str, clients: int, seconds: float, size: int = 500) -> Figure:
+def bench_http_batch(
+    base_url: str, token: str, clients: int, seconds: float, size: int = 500
+) -> Figure:
     counts = [0] * clients
     failures: list[str] = []
     deadline = time.monotonic() + seconds
@@ -235,7 +248,11 @@ def bench_http_batch(base_url: str, token: str, clients: int, seconds: float, si
                     "type": "Received",
                     "occurred_at": "2026-03-02T10:00:00+07:00",
                     "actor": {"id": "cb-0042", "role": "receiving_officer"},
-                    "data": {"procedure_code": "1.001757", "channel": "online", "lookup_secret": "7KQ4M2"},
+                    "data": {
+                        "procedure_code": "1.001757",
+                        "channel": "online",
+                        "lookup_secret": "7KQ4M2",
+                    },
                 }
                 for i in range(size)
             ]
@@ -245,7 +262,7 @@ def bench_http_batch(base_url: str, token: str, clients: int, seconds: float, si
                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
                 method="POST",
             )
-            with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=120) as response:
                 results = msgspec.json.decode(response.read())["results"]
             appended = sum(1 for r in results if r.get("outcome") == "appended")
             if appended != size:
@@ -276,7 +293,7 @@ def start_server(url: str, data_dir: Path, port: int) -> subprocess.Popen[bytes]
     server = subprocess.Popen([str(ledger), "serve", "--port", str(port)], env=env)
     for _ in range(120):
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
                 return server
         except OSError:
             time.sleep(0.25)
@@ -285,7 +302,9 @@ def start_server(url: str, data_dir: Path, port: int) -> subprocess.Popen[bytes]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=8.0, help="duration of each measurement")
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients for a, a2, b")
     parser.add_argument("--batch-clients", type=int, default=4, help="concurrent clients for c")
@@ -296,7 +315,9 @@ def main() -> None:
     with BenchDatabase(args.database_url, "ingest") as bench_db:
         database = migrate(bench_db.url, "ledger_app")
         settings = Settings(database_url=bench_db.url, data_dir=bench_db.data_dir)
-        print(f"PostgreSQL {bench_db.server_version}, synchronous_commit=on, {os.cpu_count()} cores")
+        print(
+            f"PostgreSQL {bench_db.server_version}, synchronous_commit=on, {os.cpu_count()} cores"
+        )
         raw = bench_raw(bench_db.url, args.clients, args.seconds)
         naive = bench_naive_eventsourcing(database, settings, args.clients, args.seconds)
         ledger = open_ledger(database, pool_size=1)
@@ -312,9 +333,15 @@ def main() -> None:
             server.wait(timeout=30)
     figures = [raw, naive, single, batch]
     print_table(
-        [(f.name, f"{f.rate:,.0f} events/s", f"{f.events:,} in {f.seconds:.1f} s",
-          "" if f.generator_cpu is None else f"generator CPU {f.generator_cpu:.0%} of a core")
-         for f in figures]
+        [
+            (
+                f.name,
+                f"{f.rate:,.0f} events/s",
+                f"{f.events:,} in {f.seconds:.1f} s",
+                "" if f.generator_cpu is None else f"generator CPU {f.generator_cpu:.0%} of a core",
+            )
+            for f in figures
+        ]
     )
     print(f"b/a  = {single.rate / raw.rate:.2f}   (target >= 0.5)")
     print(f"b/a2 = {single.rate / naive.rate:.2f}   (target >= 5)")

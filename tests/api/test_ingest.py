@@ -22,7 +22,9 @@ def new_code(agency: str = AGENCY) -> str:
     return f"{agency}-260213-{next(_serials):04d}"
 
 
-def received(event_id: str, occurred_at: str = "2026-02-13T10:00:00+07:00", **extra: Any) -> dict[str, Any]:
+def received(
+    event_id: str, occurred_at: str = "2026-02-13T10:00:00+07:00", **extra: Any
+) -> dict[str, Any]:
     return {
         "event_id": event_id,
         "type": "Received",
@@ -57,10 +59,15 @@ def stored_versions(database: Database, code: str) -> list[int]:
 
 
 async def test_received_answers_appended_with_the_due_date(
-    client: AsyncTestClient, handler_headers: dict[str, str]  # type: ignore[type-arg]
+    client: AsyncTestClient,
+    handler_headers: dict[str, str],  # type: ignore[type-arg]
 ) -> None:
     code = new_code()
-    response = await client.post(f"/v1/dossiers/{code}/events", json=received("r-1", expected_version=0), headers=handler_headers)
+    response = await client.post(
+        f"/v1/dossiers/{code}/events",
+        json=received("r-1", expected_version=0),
+        headers=handler_headers,
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["outcome"] == "appended"
@@ -71,11 +78,15 @@ async def test_received_answers_appended_with_the_due_date(
 
 
 async def test_the_same_event_three_times_is_stored_once_and_answered_alike(
-    client: AsyncTestClient, handler_headers: dict[str, str], database: Database  # type: ignore[type-arg]
+    client: AsyncTestClient,
+    handler_headers: dict[str, str],
+    database: Database,  # type: ignore[type-arg]
 ) -> None:
     code = new_code()
     answers = [
-        await client.post(f"/v1/dossiers/{code}/events", json=received("dup-1"), headers=handler_headers)
+        await client.post(
+            f"/v1/dossiers/{code}/events", json=received("dup-1"), headers=handler_headers
+        )
         for _ in range(3)
     ]
     assert [a.status_code for a in answers] == [201, 200, 200]
@@ -89,10 +100,13 @@ async def test_the_same_event_three_times_is_stored_once_and_answered_alike(
 
 
 async def test_a_reused_event_id_with_other_content_is_refused(
-    client: AsyncTestClient, handler_headers: dict[str, str]  # type: ignore[type-arg]
+    client: AsyncTestClient,
+    handler_headers: dict[str, str],  # type: ignore[type-arg]
 ) -> None:
     code = new_code()
-    await client.post(f"/v1/dossiers/{code}/events", json=received("reuse-1"), headers=handler_headers)
+    await client.post(
+        f"/v1/dossiers/{code}/events", json=received("reuse-1"), headers=handler_headers
+    )
     other = received("reuse-1", occurred_at="2026-02-13T10:05:00+07:00")
     response = await client.post(f"/v1/dossiers/{code}/events", json=other, headers=handler_headers)
     assert response.status_code == 409
@@ -100,25 +114,35 @@ async def test_a_reused_event_id_with_other_content_is_refused(
 
 
 async def test_fifty_concurrent_posts_to_one_dossier_get_versions_one_to_fifty(
-    client: AsyncTestClient, handler_headers: dict[str, str], database: Database  # type: ignore[type-arg]
+    client: AsyncTestClient,
+    handler_headers: dict[str, str],
+    database: Database,  # type: ignore[type-arg]
 ) -> None:
     code = new_code()
-    first = await client.post(f"/v1/dossiers/{code}/events", json=received("c-0"), headers=handler_headers)
+    first = await client.post(
+        f"/v1/dossiers/{code}/events", json=received("c-0"), headers=handler_headers
+    )
     assert first.status_code == 201
     responses = await asyncio.gather(
         *(
-            client.post(f"/v1/dossiers/{code}/events", json=annotated(f"c-{i}"), headers=handler_headers)
+            client.post(
+                f"/v1/dossiers/{code}/events", json=annotated(f"c-{i}"), headers=handler_headers
+            )
             for i in range(1, 50)
         )
     )
-    assert all(r.status_code == 201 for r in responses), [r.text for r in responses if r.status_code != 201]
+    assert all(r.status_code == 201 for r in responses), [
+        r.text for r in responses if r.status_code != 201
+    ]
     versions = sorted(r.json()["version"] for r in responses)
     assert versions == list(range(2, 51))
     assert stored_versions(database, code) == list(range(1, 51))
 
 
 async def test_a_batch_stores_the_valid_events_and_refuses_the_invalid_one(
-    client: AsyncTestClient, handler_headers: dict[str, str], database: Database  # type: ignore[type-arg]
+    client: AsyncTestClient,
+    handler_headers: dict[str, str],
+    database: Database,  # type: ignore[type-arg]
 ) -> None:
     codes = [new_code() for _ in range(3)]
     events = [
@@ -126,7 +150,9 @@ async def test_a_batch_stores_the_valid_events_and_refuses_the_invalid_one(
         {"dossier_code": codes[1], **received("b-1") | {"type": "Resolved"}},
         {"dossier_code": codes[2], **received("b-2")},
     ]
-    response = await client.post("/v1/events:batch", json={"events": events}, headers=handler_headers)
+    response = await client.post(
+        "/v1/events:batch", json={"events": events}, headers=handler_headers
+    )
     assert response.status_code == 200, response.text
     results = response.json()["results"]
     assert [r.get("outcome") for r in results] == ["appended", None, "appended"]
@@ -139,7 +165,9 @@ async def test_a_batch_stores_the_valid_events_and_refuses_the_invalid_one(
 
 
 async def test_a_forbidden_transition_is_refused_naming_status_and_event(
-    client: AsyncTestClient, handler_headers: dict[str, str], database: Database  # type: ignore[type-arg]
+    client: AsyncTestClient,
+    handler_headers: dict[str, str],
+    database: Database,  # type: ignore[type-arg]
 ) -> None:
     code = new_code()
     event = {
@@ -159,7 +187,8 @@ async def test_a_forbidden_transition_is_refused_naming_status_and_event(
 
 
 async def test_expected_version_mismatch_is_a_conflict(
-    client: AsyncTestClient, handler_headers: dict[str, str]  # type: ignore[type-arg]
+    client: AsyncTestClient,
+    handler_headers: dict[str, str],  # type: ignore[type-arg]
 ) -> None:
     code = new_code()
     await client.post(f"/v1/dossiers/{code}/events", json=received("ev-1"), headers=handler_headers)
@@ -170,27 +199,36 @@ async def test_expected_version_mismatch_is_a_conflict(
 
 
 async def test_a_handler_cannot_post_for_another_agency(
-    client: AsyncTestClient, handler_headers: dict[str, str], database: Database  # type: ignore[type-arg]
+    client: AsyncTestClient,
+    handler_headers: dict[str, str],
+    database: Database,  # type: ignore[type-arg]
 ) -> None:
     code = new_code(OTHER_AGENCY)
-    response = await client.post(f"/v1/dossiers/{code}/events", json=received("x-1"), headers=handler_headers)
+    response = await client.post(
+        f"/v1/dossiers/{code}/events", json=received("x-1"), headers=handler_headers
+    )
     assert response.status_code == 403
     assert response.json()["rule"] == "agency_not_allowed"
     assert stored_versions(database, code) == []
 
 
 async def test_posting_needs_a_handler_key(
-    client: AsyncTestClient, inspector_headers: dict[str, str]  # type: ignore[type-arg]
+    client: AsyncTestClient,
+    inspector_headers: dict[str, str],  # type: ignore[type-arg]
 ) -> None:
     code = new_code()
     anonymous = await client.post(f"/v1/dossiers/{code}/events", json=received("k-1"))
     assert anonymous.status_code == 401
     assert anonymous.headers["content-type"].startswith(PROBLEM)
     wrong = await client.post(
-        f"/v1/dossiers/{code}/events", json=received("k-1"), headers={"Authorization": "Bearer nope"}
+        f"/v1/dossiers/{code}/events",
+        json=received("k-1"),
+        headers={"Authorization": "Bearer nope"},
     )
     assert wrong.status_code == 401
-    inspector = await client.post(f"/v1/dossiers/{code}/events", json=received("k-1"), headers=inspector_headers)
+    inspector = await client.post(
+        f"/v1/dossiers/{code}/events", json=received("k-1"), headers=inspector_headers
+    )
     assert inspector.status_code == 403
 
 
@@ -202,14 +240,25 @@ BAD_REQUESTS = {
     "wrong type": (None, received("w-1") | {"actor": {"id": 42, "role": "x"}}, 422),
     "unknown field": (None, received("f-1") | {"colour": "red"}, 422),
     "bad event id": (None, received("bad id with spaces"), 422),
-    "unknown procedure": (None, received("p-1") | {"data": {"procedure_code": "9.999999", "channel": "online", "lookup_secret": "ABCDEF"}}, 422),
-    "negative amount": (None, {**annotated("n-1"), "type": "FeeRequested", "data": {"amount_vnd": -5}}, 422),
+    "unknown procedure": (
+        None,
+        received("p-1")
+        | {"data": {"procedure_code": "9.999999", "channel": "online", "lookup_secret": "ABCDEF"}},
+        422,
+    ),
+    "negative amount": (
+        None,
+        {**annotated("n-1"), "type": "FeeRequested", "data": {"amount_vnd": -5}},
+        422,
+    ),
 }
 
 
 @pytest.mark.parametrize("case", BAD_REQUESTS)
 async def test_bad_input_gets_a_problem_document_naming_the_field(
-    client: AsyncTestClient, handler_headers: dict[str, str], case: str  # type: ignore[type-arg]
+    client: AsyncTestClient,
+    handler_headers: dict[str, str],
+    case: str,  # type: ignore[type-arg]
 ) -> None:
     raw, event, status = BAD_REQUESTS[case]
     code = new_code()
@@ -228,7 +277,8 @@ async def test_bad_input_gets_a_problem_document_naming_the_field(
 
 
 async def test_a_malformed_dossier_code_names_the_part(
-    client: AsyncTestClient, handler_headers: dict[str, str]  # type: ignore[type-arg]
+    client: AsyncTestClient,
+    handler_headers: dict[str, str],  # type: ignore[type-arg]
 ) -> None:
     response = await client.post(
         f"/v1/dossiers/{AGENCY}-261399-0001/events", json=received("mc-1"), headers=handler_headers
@@ -238,19 +288,26 @@ async def test_a_malformed_dossier_code_names_the_part(
 
 
 async def test_an_oversized_body_is_refused_with_413(
-    client: AsyncTestClient, handler_headers: dict[str, str]  # type: ignore[type-arg]
+    client: AsyncTestClient,
+    handler_headers: dict[str, str],  # type: ignore[type-arg]
 ) -> None:
     event = received("big-1") | {"data": {"note": "x" * 2_000_000}}
-    response = await client.post(f"/v1/dossiers/{new_code()}/events", json=event, headers=handler_headers)
+    response = await client.post(
+        f"/v1/dossiers/{new_code()}/events", json=event, headers=handler_headers
+    )
     assert response.status_code == 413
     assert response.headers["content-type"].startswith(PROBLEM)
 
 
 async def test_a_batch_over_the_limit_is_refused_whole(
-    client: AsyncTestClient, handler_headers: dict[str, str], database: Database  # type: ignore[type-arg]
+    client: AsyncTestClient,
+    handler_headers: dict[str, str],
+    database: Database,  # type: ignore[type-arg]
 ) -> None:
     code = new_code()
     events = [{"dossier_code": code, **annotated(f"o-{i}")} for i in range(1001)]
-    response = await client.post("/v1/events:batch", json={"events": events}, headers=handler_headers)
+    response = await client.post(
+        "/v1/events:batch", json={"events": events}, headers=handler_headers
+    )
     assert response.status_code == 413
     assert stored_versions(database, code) == []

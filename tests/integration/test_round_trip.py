@@ -41,9 +41,21 @@ def test_events_survive_a_restart_unchanged(database: Database) -> None:
     dossier = None
     for n, (event_type, data, at) in enumerate(
         [
-            (EventType.RECEIVED, ReceivedData("1.001757", Channel.IN_PERSON, "d" * 64, "ref-1"), "2026-02-13T10:00:00+07:00"),
-            (EventType.TRANSFERRED, TransferredData("mot-cua", "phong-tu-phap", "thẩm định", "ghi chú"), "2026-02-13T14:00:00+07:00"),
-            (EventType.SUPPLEMENT_REQUESTED, SupplementRequestedData("thiếu bản sao", ("CCCD", "sổ hộ khẩu")), "2026-02-23T09:00:00+07:00"),
+            (
+                EventType.RECEIVED,
+                ReceivedData("1.001757", Channel.IN_PERSON, "d" * 64, "ref-1"),
+                "2026-02-13T10:00:00+07:00",
+            ),
+            (
+                EventType.TRANSFERRED,
+                TransferredData("mot-cua", "phong-tu-phap", "thẩm định", "ghi chú"),
+                "2026-02-13T14:00:00+07:00",
+            ),
+            (
+                EventType.SUPPLEMENT_REQUESTED,
+                SupplementRequestedData("thiếu bản sao", ("CCCD", "sổ hộ khẩu")),
+                "2026-02-23T09:00:00+07:00",
+            ),
         ]
     ):
         dossier = record(dossier, CODE, command(n, event_type, data, at), RULES, now).dossier
