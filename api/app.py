@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Request, get
+from litestar import Litestar, Request, Router, get
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -16,11 +16,14 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.response import Response
 
 from api.ingest import IngestController
+from api.inspectors import DossierListController, InspectorController, ReportController
 from api.metrics import LedgerCollector
 from api.problems import exception_handlers
+from api.public import PublicController, public_rate_limit
 from api.schemas import HealthOut
 from application.runtime import Runtime
 from application.settings import Settings
+from projections.registry import open_read_models, start_projections
 
 _log = logging.getLogger(__name__)
 
@@ -50,16 +53,23 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned = runtime is None
-        started = runtime or await asyncio.to_thread(
-            Runtime.start, settings, run_projections=run_projections
-        )
+        started = runtime or await asyncio.to_thread(Runtime.start, settings)
+        read_models = await asyncio.to_thread(open_read_models, started.database)
+        started.views.update(read_models.by_name())
+        runners = []
+        if run_projections:
+            runners = await asyncio.to_thread(start_projections, started.database, started.rules)
         app.state.runtime = started
+        app.state.read_models = read_models
         collector = LedgerCollector(started)
         collector.register()
         try:
             yield
         finally:
             collector.unregister()
+            for runner in runners:
+                await asyncio.to_thread(runner.stop)
+            read_models.close()
             if owned:
                 await asyncio.to_thread(started.close)
 
@@ -70,7 +80,19 @@ def create_app(
         include_in_schema = False
 
     return Litestar(
-        route_handlers=[health, IngestController, MetricsController],
+        route_handlers=[
+            health,
+            IngestController,
+            InspectorController,
+            DossierListController,
+            ReportController,
+            Router(
+                path="/",
+                route_handlers=[PublicController],
+                middleware=[public_rate_limit(settings.public_rate_limit_per_minute).middleware],
+            ),
+            MetricsController,
+        ],
         lifespan=[lifespan],
         exception_handlers=exception_handlers,
         middleware=[prometheus.middleware],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 from collections.abc import Sequence
 from datetime import UTC
 from typing import Annotated, Any
@@ -11,7 +12,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.openapi.spec import Example
-from litestar.params import Body
+from litestar.params import Body, FromPath, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_403_FORBIDDEN
 
 from api.auth import current_key, require, runtime_of
@@ -35,7 +36,9 @@ from domain.code import DossierCode
 from domain.commands import DATA_TYPES, Actor, EventCommand
 from domain.errors import DomainError
 from domain.status import EventType, Status
+from projections.registry import wait_until
 
+_log = logging.getLogger(__name__)
 _CANONICAL = msgspec.json.Encoder(order="deterministic")
 _EVENT_TYPES = {t.value: t for t in EventType}
 
@@ -128,8 +131,27 @@ def _forbidden_for(key: ApiKey, code: str) -> ProblemError | None:
     )
 
 
-async def _append(runtime: Runtime, submissions: Sequence[Submission]) -> list[Outcome]:
-    return await asyncio.wrap_future(runtime.writer.submit(submissions))
+async def _append(
+    runtime: Runtime, submissions: Sequence[Submission], consistent: bool = False
+) -> list[Outcome]:
+    outcomes = await asyncio.wrap_future(runtime.writer.submit(submissions))
+    if consistent:
+        positions = [o.position for o in outcomes if isinstance(o, Appended) and o.position]
+        if positions and runtime.views:
+            try:
+                await asyncio.to_thread(
+                    wait_until, runtime.views.values(), max(positions), CONSISTENCY_TIMEOUT
+                )
+            except TimeoutError:
+                # The events are stored; only the read models lag (is a projector running?).
+                _log.warning("read models did not catch up within %ss", CONSISTENCY_TIMEOUT)
+    return outcomes
+
+
+CONSISTENCY_TIMEOUT = 10.0
+CONSISTENT = QueryParameter(
+    description="wait until the read models have applied the event (read-your-writes)"
+)
 
 
 def _answer(runtime: Runtime, outcome: Appended) -> AppendedOut:
@@ -149,9 +171,11 @@ def _answer(runtime: Runtime, outcome: Appended) -> AppendedOut:
     )
 
 
-def _batch_answers(runtime: Runtime, outcomes: list[Outcome]) -> list[dict[str, Any]]:
+def _batch_answers(
+    runtime: Runtime, outcomes: list[Outcome], indexes: list[int]
+) -> list[dict[str, Any]]:
     answers: list[dict[str, Any]] = []
-    for index, outcome in enumerate(outcomes):
+    for index, outcome in zip(indexes, outcomes, strict=True):
         if isinstance(outcome, DomainError):
             answers.append(problem_document(domain_problem(outcome, f"events/{index}")))
         else:
@@ -179,7 +203,7 @@ class IngestController(Controller):
     async def append_event(
         self,
         request: Request[Any, Any, Any],
-        code: str,
+        code: FromPath[str],
         data: Annotated[
             EventIn,
             Body(
@@ -187,6 +211,7 @@ class IngestController(Controller):
                 examples=[Example(summary="A dossier received in person", value=EXAMPLE_EVENT)],
             ),
         ],
+        consistent: Annotated[bool, CONSISTENT] = False,
     ) -> Response[AppendedOut]:
         runtime = runtime_of(request)
         key = current_key(request)
@@ -194,7 +219,7 @@ class IngestController(Controller):
             raise forbidden
         event = data
         submission = to_submission(code, event, key.name, runtime)
-        (outcome,) = await _append(runtime, [submission])
+        (outcome,) = await _append(runtime, [submission], consistent)
         if isinstance(outcome, DomainError):
             raise outcome
         answer = (
@@ -234,6 +259,7 @@ class IngestController(Controller):
                 ],
             ),
         ],
+        consistent: Annotated[bool, CONSISTENT] = False,
     ) -> BatchOut:
         runtime = runtime_of(request)
         key = current_key(request)
@@ -262,11 +288,11 @@ class IngestController(Controller):
                 continue
             submissions.append(submission)
             positions.append(index)
-        outcomes = await _append(runtime, submissions) if submissions else []
+        outcomes = await _append(runtime, submissions, consistent) if submissions else []
         if any(isinstance(o, Appended) and o.already for o in outcomes):
-            answers = await asyncio.to_thread(_batch_answers, runtime, outcomes)
+            answers = await asyncio.to_thread(_batch_answers, runtime, outcomes, positions)
         else:
-            answers = _batch_answers(runtime, outcomes)
+            answers = _batch_answers(runtime, outcomes, positions)
         for index, answer in zip(positions, answers, strict=True):
             results[index] = answer
         return BatchOut(results=[r for r in results if r is not None])

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, get
-from litestar.params import Parameter
+from litestar import Controller, Request, Response, get
+from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 
 from api.auth import require, runtime_of
 from api.ingest import status_out
 from api.problems import ProblemError
-from api.schemas import DossierOut, shown
+from api.schemas import DossierOut, StatusOut, shown
 from application.keys import Role
 from application.ledger import HistoryEntry, history, replay
+from domain.calendar import WorkCalendar
 from domain.code import DossierCode
 from domain.dossier import Dossier
+from domain.status import Status
+from domain.timeliness import Timeliness
+from projections.dossier_status import DossierFilter, DossierStatusRow
+from projections.registry import ReadModels
+from projections.report import Ratio, TimelinessReport, timeliness_report
 
 
 class HistoryEventOut(msgspec.Struct):
@@ -94,7 +103,7 @@ class InspectorController(Controller):
     guards = [require(Role.INSPECTOR)]
 
     @get("/{code:str}", summary="One dossier as it stands now")
-    async def dossier(self, request: Request[Any, Any, Any], code: str) -> DossierOut:
+    async def dossier(self, request: Request[Any, Any, Any], code: FromPath[str]) -> DossierOut:
         runtime = runtime_of(request)
         entries = await asyncio.to_thread(history, runtime.ledger, parse_code(code))
         dossier = replay(entries)
@@ -103,7 +112,7 @@ class InspectorController(Controller):
         return dossier_out(dossier, datetime.now(UTC), runtime.rules.calendar)
 
     @get("/{code:str}/history", summary="Every event of a dossier, in order, with its position")
-    async def history(self, request: Request[Any, Any, Any], code: str) -> HistoryOut:
+    async def history(self, request: Request[Any, Any, Any], code: FromPath[str]) -> HistoryOut:
         runtime = runtime_of(request)
         entries = await asyncio.to_thread(history, runtime.ledger, parse_code(code))
         if not entries:
@@ -121,7 +130,7 @@ class InspectorController(Controller):
     async def state(
         self,
         request: Request[Any, Any, Any],
-        code: str,
+        code: FromPath[str],
         version: int | None = Parameter(
             default=None, ge=1, description="replay up to this version"
         ),
@@ -155,3 +164,245 @@ class InspectorController(Controller):
         if dossier is None:
             raise ProblemError(404, "not_yet_existing", f"{code} did not exist at {at}", field="at")
         return dossier_out(dossier, moment, runtime.rules.calendar)
+
+
+class DossierListOut(msgspec.Struct):
+    items: list[DossierOut]
+    total: int
+    next_after: str | None
+
+
+LIST_COLUMNS = (
+    "code", "procedure", "agency", "channel", "status", "received_at", "due_at",
+    "original_due_at", "resolved_at", "returned_at", "supplement_requests", "timeliness", "version",
+)  # fmt: skip
+
+
+def row_out(row: DossierStatusRow, now: datetime, calendar: WorkCalendar) -> DossierOut:
+    timeliness = row.timeliness(now, calendar)
+    return DossierOut(
+        code=row.code,
+        procedure=row.procedure_code,
+        agency=row.agency,
+        channel=None if row.channel is None else row.channel.value,
+        status=status_out(row.status),
+        received_at=shown(row.received_at),
+        due_at=shown(row.due_at),
+        original_due_at=shown(row.original_due_at),
+        resolved_at=shown(row.resolved_at),
+        returned_at=shown(row.returned_at),
+        supplement_requests=row.supplement_requests,
+        timeliness=None if timeliness is None else timeliness.value,
+        version=row.version,
+    )
+
+
+def csv_response(
+    header: Sequence[str], rows: Iterable[Sequence[object]], name: str
+) -> Response[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow("" if cell is None else cell for cell in row)
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+def _csv_cell(value: object) -> object:
+    if isinstance(value, StatusOut):
+        return value.code
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+TIMELINESS_FILTERS = {t.value: t for t in Timeliness}
+
+
+class DossierListController(Controller):
+    path = "/v1/dossiers"
+    tags = ["inspectors"]
+    guards = [require(Role.INSPECTOR)]
+
+    @get(
+        "/",
+        summary="Dossiers by agency, procedure, status or timeliness, a page at a time",
+        description=(
+            "Ordered by code. `overdue=true` / `due_soon=true` (or `timeliness=`) judge at the "
+            "moment of asking. Pass `next_after` back as `after` for the next page. "
+            "`format=csv` answers the page as CSV."
+        ),
+    )
+    async def list_dossiers(
+        self,
+        request: Request[Any, Any, Any],
+        agency: FromQuery[str | None] = None,
+        procedure: FromQuery[str | None] = None,
+        status: int | None = Parameter(default=None, ge=1, le=10),
+        overdue: FromQuery[bool] = False,
+        due_soon: FromQuery[bool] = False,
+        timeliness: str | None = Parameter(default=None, description="early, on_time, …"),
+        after: FromQuery[str | None] = None,
+        limit: int = Parameter(default=50, ge=1, le=1000),
+        format: str = Parameter(default="json", pattern="^(json|csv)$"),
+    ) -> Response[Any]:
+        runtime = runtime_of(request)
+        read_models: ReadModels = request.app.state.read_models
+        wanted = _timeliness_filter(overdue, due_soon, timeliness)
+        filters = DossierFilter(
+            agency=agency,
+            procedure_code=procedure,
+            status=None if status is None else Status(status),
+            timeliness=wanted,
+        )
+        now = datetime.now(UTC)
+        page = await asyncio.to_thread(
+            read_models.dossier_status.list_dossiers,
+            filters,
+            now=now,
+            calendar=runtime.rules.calendar,
+            after=after,
+            limit=limit,
+        )
+        items = [row_out(row, now, runtime.rules.calendar) for row in page.rows]
+        if format == "csv":
+            rows = ([_csv_cell(getattr(item, column)) for column in LIST_COLUMNS] for item in items)
+            return csv_response(LIST_COLUMNS, rows, "dossiers")
+        return Response(DossierListOut(items=items, total=page.total, next_after=page.next_after))
+
+
+def _timeliness_filter(overdue: bool, due_soon: bool, named: str | None) -> Timeliness | None:
+    chosen = [t for t, on in ((Timeliness.OVERDUE, overdue), (Timeliness.DUE_SOON, due_soon)) if on]
+    if named is not None:
+        if named not in TIMELINESS_FILTERS:
+            known = ", ".join(TIMELINESS_FILTERS)
+            raise ProblemError(
+                422, "invalid_value", f"timeliness is one of {known}", field="timeliness"
+            )
+        chosen.append(TIMELINESS_FILTERS[named])
+    if len(set(chosen)) > 1:
+        raise ProblemError(
+            422,
+            "invalid_value",
+            "choose one of overdue, due_soon or timeliness",
+            field="timeliness",
+        )
+    return chosen[0] if chosen else None
+
+
+class RatioOut(msgspec.Struct):
+    value: float | None
+    numerator: float
+    denominator: int
+
+
+class ReportOut(msgspec.Struct):
+    agency: str | None
+    procedure: str | None
+    from_: str = msgspec.field(name="from")
+    to: str = ""
+    as_of: datetime | None = None
+    on_time_rate: RatioOut | None = None
+    average_processing_days: RatioOut | None = None
+    online_rate: RatioOut | None = None
+    electronic_result_rate: RatioOut | None = None
+    counts: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+def _ratio(ratio: Ratio) -> RatioOut:
+    return RatioOut(value=ratio.value, numerator=ratio.numerator, denominator=ratio.denominator)
+
+
+def report_out(report: TimelinessReport) -> ReportOut:
+    counts = _counts(report)
+    return ReportOut(
+        agency=report.agency,
+        procedure=report.procedure_code,
+        from_=report.first_day.isoformat(),
+        to=report.last_day.isoformat(),
+        as_of=shown(report.as_of),
+        on_time_rate=_ratio(report.on_time_rate),
+        average_processing_days=_ratio(report.average_processing_days),
+        online_rate=_ratio(report.online_rate),
+        electronic_result_rate=_ratio(report.electronic_result_rate),
+        counts=counts,
+    )
+
+
+def _counts(report: TimelinessReport) -> dict[str, Any]:
+    counts: dict[str, Any] = {}
+    for key, value in vars(report.counts).items():
+        counts[key] = value.total_seconds() / 3600 if isinstance(value, timedelta) else value
+    counts["open"] = report.open.open
+    counts["open_overdue"] = report.open.overdue
+    counts["open_in_time"] = report.open.in_time
+    return counts
+
+
+class ReportController(Controller):
+    path = "/v1/reports"
+    tags = ["inspectors"]
+    guards = [require(Role.INSPECTOR)]
+
+    @get(
+        "/timeliness",
+        summary="Timeliness indicators of an agency or a procedure over a period",
+        description=(
+            "Indicators of Decision 766/QĐ-TTg: on-time rate (2.1), average processing time in "
+            "working days (2.2), online rate (3.3), electronic-result rate (4.1), each with its "
+            "numerator and denominator, and the counts behind them. `from`/`to` are local dates "
+            "(inclusive). `format=csv` answers one CSV row."
+        ),
+    )
+    async def timeliness(
+        self,
+        request: Request[Any, Any, Any],
+        from_: date = QueryParameter(name="from"),
+        to: date = QueryParameter(name="to"),
+        agency: FromQuery[str | None] = None,
+        procedure: FromQuery[str | None] = None,
+        format: str = Parameter(default="json", pattern="^(json|csv)$"),
+    ) -> Response[Any]:
+        runtime = runtime_of(request)
+        read_models: ReadModels = request.app.state.read_models
+        if from_ > to:
+            raise ProblemError(
+                422, "invalid_period", f"the period ends ({to}) before it starts", field="to"
+            )
+        report = await asyncio.to_thread(
+            timeliness_report,
+            read_models.timeliness,
+            read_models.dossier_status,
+            agency=agency,
+            procedure_code=procedure,
+            first_day=from_,
+            last_day=to,
+            now=datetime.now(UTC),
+            calendar=runtime.rules.calendar,
+        )
+        body = report_out(report)
+        if format == "csv":
+            header, row = _report_row(body)
+            return csv_response(header, [row], "timeliness")
+        return Response(body)
+
+
+def _report_row(body: ReportOut) -> tuple[list[str], list[object]]:
+    header: list[str] = ["agency", "procedure", "from", "to"]
+    row: list[object] = [body.agency, body.procedure, body.from_, body.to]
+    for name in (
+        "on_time_rate",
+        "average_processing_days",
+        "online_rate",
+        "electronic_result_rate",
+    ):
+        ratio: RatioOut = getattr(body, name)
+        header += [name, f"{name}_numerator", f"{name}_denominator"]
+        row += [ratio.value, ratio.numerator, ratio.denominator]
+    header += list(body.counts)
+    row += list(body.counts.values())
+    return header, row

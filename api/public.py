@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar import Controller, Request, get
 from litestar.middleware.rate_limit import RateLimitConfig
-from litestar.params import Parameter
+from litestar.params import FromPath, HeaderParameter
 
 from api.auth import runtime_of
 from api.ingest import status_out
@@ -16,7 +16,7 @@ from api.problems import ProblemError
 from api.schemas import PublicDossierOut, shown
 from domain.code import DossierCode
 from domain.errors import DomainError
-from domain.status import Status
+from projections.registry import ReadModels
 
 NOT_FOUND = "no dossier with this code and lookup secret"
 
@@ -47,21 +47,22 @@ class PublicController(Controller):
     async def lookup(
         self,
         request: Request[Any, Any, Any],
-        code: str,
-        secret: str = Parameter(header="X-Lookup-Secret", min_length=1, max_length=64),
+        code: FromPath[str],
+        secret: str = HeaderParameter(name="X-Lookup-Secret", min_length=1, max_length=64),
     ) -> PublicDossierOut:
         runtime = runtime_of(request)
         try:
             parsed = DossierCode.parse(code)
         except DomainError:
             raise not_found() from None
-        row = await asyncio.to_thread(runtime.public_lookup, parsed)
+        read_models: ReadModels = request.app.state.read_models
+        row = await asyncio.to_thread(read_models.public_lookup.get, str(parsed))
         if row is None or not runtime.secrets.matches(secret, row.lookup_secret_digest):
             raise not_found()
-        timeliness = row.timeliness_at(datetime.now(UTC), runtime.rules.calendar)
+        timeliness = row.timeliness(datetime.now(UTC), runtime.rules.calendar)
         return PublicDossierOut(
             code=row.code,
-            status=status_out(None if row.status is None else Status(row.status)),
+            status=status_out(row.status),
             procedure={"code": row.procedure_code, "name": row.procedure_name},
             agency=row.agency,
             received_at=shown(row.received_at),

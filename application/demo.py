@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -90,10 +90,12 @@ class _Story:
 class _Author:
     """Writes dossier stories that follow the rules: times move forward and stay in the past."""
 
-    def __init__(self, calendar: WorkCalendar, now: datetime, rng: random.Random) -> None:
+    def __init__(
+        self, calendar: WorkCalendar, rng: random.Random, digest: Callable[[str], str]
+    ) -> None:
         self.calendar = calendar
-        self.now = now
         self.rng = rng
+        self.digest = digest
 
     def working_moment(self, after: datetime, hours: float) -> datetime:
         return self.calendar.add_working_time(after, timedelta(hours=hours))
@@ -126,7 +128,9 @@ class _Author:
         channel = Channel.ONLINE if online else rng.choice([Channel.IN_PERSON, Channel.POSTAL])
         reference = f"ref-{rng.randrange(10**8):08d}"
         story.add(
-            EventType.RECEIVED, received, ReceivedData(procedure.code, channel, "", reference)
+            EventType.RECEIVED,
+            received,
+            ReceivedData(procedure.code, channel, self.digest(story.secret), reference),
         )
         return channel
 
@@ -211,15 +215,10 @@ def _receipt_instants(
     yield from sorted(instants)
 
 
-def _commands(
-    story: _Story, now: datetime, secrets_digest: Callable[[str], str]
-) -> Iterator[Submission]:
+def _commands(story: _Story, now: datetime) -> Iterator[Submission]:
     for version, (event_type, occurred_at, data) in enumerate(story.steps, start=1):
         if occurred_at > now:
             return  # the dossier's story continues after today: it stays open
-        if isinstance(data, ReceivedData):
-            digest = secrets_digest(story.secret)
-            data = replace(data, lookup_secret_digest=digest)  # noqa: PLW2901 - the secret, hashed
         command = EventCommand(
             event_id=f"demo-{story.code}-{version}",
             type=event_type,
@@ -250,8 +249,8 @@ def load_demo(
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
     calendar = runtime.rules.calendar
-    procedures: Sequence[Procedure] = list(runtime.rules.procedures)  # type: ignore[arg-type]
-    author = _Author(calendar, now, rng)
+    procedures: Sequence[Procedure] = list(runtime.rules.procedures.values())
+    author = _Author(calendar, rng, runtime.secrets.digest)
     serials: dict[tuple[str, str], int] = {}
     submissions: list[Submission] = []
     for received in _receipt_instants(calendar, now, dossiers, rng):
@@ -262,7 +261,7 @@ def load_demo(
         story = author.story(code, rng.choice(procedures), received)
         if len(report.samples) < 5 and rng.random() < 0.01:
             report.samples.append((str(code), story.secret))
-        submissions.extend(_commands(story, now, runtime.secrets.digest))
+        submissions.extend(_commands(story, now))
         report.dossiers += 1
     report.events, report.refused = _append_all(runtime, submissions, progress)
     return report

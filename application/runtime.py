@@ -53,7 +53,7 @@ class Runtime:
     background: list[Stoppable] = field(default_factory=list)
 
     @classmethod
-    def start(cls, settings: Settings, *, run_projections: bool = False) -> Runtime:
+    def start(cls, settings: Settings) -> Runtime:
         rules = load_rules(settings)
         database = prepare_database(settings)
         ledger = open_ledger(database, pool_size=settings.pool_size)
