@@ -26,7 +26,12 @@ def anyio_backend() -> str:
 @pytest.fixture(scope="module")
 def settings(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     data_dir: Path = tmp_path_factory.mktemp("ledger-data")
-    return Settings(database_url=database.url, data_dir=data_dir, max_body_bytes=1_000_000)
+    return Settings(
+        database_url=database.url,
+        data_dir=data_dir,
+        max_body_bytes=1_000_000,
+        public_rate_limit_per_minute=40,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +43,7 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
 
 @pytest.fixture
 async def client(runtime: Runtime) -> AsyncIterator[AsyncTestClient]:  # type: ignore[type-arg]
-    app = create_app(runtime.settings, runtime=runtime)
+    app = create_app(runtime.settings, runtime=runtime, run_projections=True)
     async with AsyncTestClient(app=app) as test_client:
         yield test_client
 
