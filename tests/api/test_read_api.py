@@ -173,7 +173,8 @@ async def test_the_public_sees_status_and_dates_but_nothing_about_people(
     assert response.status_code == 200, response.text
     body = response.json()
     assert set(body) == {
-        "code", "status", "procedure", "agency", "received_at", "due_at", "timeliness", "updated_at",
+        "code", "status", "procedure", "agency",
+        "received_at", "due_at", "timeliness", "updated_at",
     }  # fmt: skip
     assert body["status"] == {"code": 9, "name_vi": "Đã xử lý xong", "name_en": "Resolved"}
     assert body["timeliness"] == "early"
