@@ -1,0 +1,201 @@
+"""The transparency log over HTTP: the checkpoint, the public key, proofs, a dossier's export.
+
+Inspectors' keys for all but the public key, which anyone may fetch (they must still compare it
+with the key the province publishes elsewhere: docs/audit.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import msgspec
+from litestar import Controller, Request, Response, get
+from litestar.params import Parameter
+
+from api.auth import require, runtime_of
+from api.problems import ProblemError
+from application.keys import Role
+from application.transparency.bundle import (
+    ConsistencyProofDocument,
+    encode_base64,
+    encode_bundle,
+)
+from application.transparency.log import AuditLog
+from application.transparency.proofs import (
+    AuditLogError,
+    CheckpointNotFound,
+    DossierNotFound,
+    InvalidTreeSizes,
+    NoCheckpointYet,
+    NotInCheckpoint,
+    NotYetLogged,
+    TreeSizeBeyondLog,
+    VersionNotFound,
+    export_bundle,
+    prove_consistency,
+    prove_inclusion,
+    signed_checkpoint,
+)
+from domain.code import DossierCode
+from projections.audit_log import AUDIT_LOG, AuditLogView
+
+TEXT = "text/plain; charset=utf-8"
+RETRY_SECONDS = "10"
+T = TypeVar("T")
+
+_PROBLEMS: dict[type[AuditLogError], tuple[int, str]] = {
+    NoCheckpointYet: (404, "no_checkpoint_yet"),
+    TreeSizeBeyondLog: (404, "tree_size_beyond_log"),
+    CheckpointNotFound: (404, "checkpoint_not_found"),
+    DossierNotFound: (404, "dossier_not_found"),
+    VersionNotFound: (404, "version_not_found"),
+    NotYetLogged: (409, "not_yet_logged"),
+    NotInCheckpoint: (409, "not_in_checkpoint"),
+    InvalidTreeSizes: (422, "invalid_value"),
+}
+_FIELDS: dict[type[AuditLogError], str] = {
+    DossierNotFound: "code",
+    VersionNotFound: "version",
+    NotYetLogged: "version",
+    NotInCheckpoint: "version",
+}
+
+
+class InclusionProofOut(msgspec.Struct):
+    """An event's leaf in a signed tree: hashes in standard base64, leaf side first."""
+
+    leaf_index: int
+    tree_size: int
+    leaf_hash: str
+    hashes: list[str]
+
+
+def audit_log_of(request: Request[Any, Any, Any]) -> AuditLog:
+    view = runtime_of(request).views.get(AUDIT_LOG)
+    if not isinstance(view, AuditLogView):
+        raise ProblemError(503, "audit_log_unavailable", "the audit log is not open here")
+    return view.log
+
+
+async def answer(
+    request: Request[Any, Any, Any],
+    work: Callable[[AuditLog], T],
+    size_fields: Callable[[int | None], str | None] = lambda _size: "tree_size",
+) -> T:
+    """Run `work` on the audit log in a worker thread; its errors become problems."""
+    log = audit_log_of(request)
+    try:
+        return await asyncio.to_thread(work, log)
+    except AuditLogError as error:
+        raise problem(error, size_fields) from None
+
+
+def problem(error: AuditLogError, size_fields: Callable[[int | None], str | None]) -> ProblemError:
+    status, rule = _PROBLEMS.get(type(error), (404, "not_found"))
+    field = _FIELDS.get(type(error)) or size_fields(error.tree_size)
+    headers = {"Retry-After": RETRY_SECONDS} if status == 409 else None
+    return ProblemError(status, rule, str(error), field=field, headers=headers)
+
+
+def _latest_note(log: AuditLog) -> str:
+    with log.reading() as store:
+        return signed_checkpoint(store).note
+
+
+def _latest_key(log: AuditLog) -> str:
+    with log.reading() as store:
+        return signed_checkpoint(store).verifier_key + "\n"
+
+
+class AuditController(Controller):
+    """The transparency log: what an inspector needs to verify histories offline."""
+
+    path = "/v1/audit"
+    tags = ["audit"]
+
+    @get(
+        "/public-key",
+        media_type=TEXT,
+        summary="The log's verifier key (C2SP note format: name+id+base64)",
+        description="The key that signed the latest checkpoint. Public; compare it with the key"
+        " the province publishes through another channel.",
+    )
+    async def public_key(self, request: Request[Any, Any, Any]) -> str:
+        return await answer(request, _latest_key)
+
+    @get(
+        "/checkpoint",
+        media_type=TEXT,
+        guards=[require(Role.INSPECTOR)],
+        summary="The latest signed checkpoint (a C2SP signed note)",
+    )
+    async def checkpoint(self, request: Request[Any, Any, Any]) -> str:
+        return await answer(request, _latest_note)
+
+    @get(
+        "/proofs/inclusion",
+        guards=[require(Role.INSPECTOR)],
+        summary="An event's inclusion proof in a signed checkpoint",
+        description="`tree_size`: a checkpoint's size; by default the latest checkpoint's.",
+    )
+    async def inclusion(
+        self,
+        request: Request[Any, Any, Any],
+        code: str = Parameter(description="the dossier code"),
+        version: int = Parameter(ge=1, description="the event's version in its dossier"),
+        tree_size: int | None = Parameter(default=None, ge=1, description="a checkpoint's size"),
+    ) -> InclusionProofOut:
+        dossier_code = DossierCode.parse(code)
+        proof = await answer(
+            request, lambda log: prove_inclusion(log, dossier_code, version, tree_size)
+        )
+        return InclusionProofOut(
+            leaf_index=proof.leaf_index,
+            tree_size=proof.tree_size,
+            leaf_hash=encode_base64(proof.leaf_hash),
+            hashes=[encode_base64(hash_) for hash_ in proof.hashes],
+        )
+
+    @get(
+        "/proofs/consistency",
+        guards=[require(Role.INSPECTOR)],
+        summary="The consistency proof between two signed checkpoints",
+        description="`from`: the older checkpoint's size (0: the empty tree); `to`: the newer's.",
+    )
+    async def consistency(
+        self,
+        request: Request[Any, Any, Any],
+        from_: int = Parameter(query="from", ge=0, description="the older checkpoint's size"),
+        to: int = Parameter(ge=1, description="the newer checkpoint's size"),
+    ) -> ConsistencyProofDocument:
+        hashes = await answer(
+            request,
+            lambda log: prove_consistency(log, from_, to),
+            lambda size: "from" if size == from_ and size != to else "to",
+        )
+        return ConsistencyProofDocument(from_=from_, to=to, hashes=list(map(encode_base64, hashes)))
+
+
+class DossierExportController(Controller):
+    """A dossier's history with its proofs, to verify offline with `ledger verify`."""
+
+    path = "/v1/dossiers"
+    tags = ["audit"]
+    guards = [require(Role.INSPECTOR)]
+
+    @get(
+        "/{code:str}/export",
+        summary="A dossier's history as stored, with inclusion proofs (dossier-ledger-bundle/1)",
+        description="The events included in the latest signed checkpoint, each with its stored"
+        " bytes, its leaf index and its inclusion proof; see docs/audit.md.",
+    )
+    async def export(self, request: Request[Any, Any, Any], code: str) -> Response[bytes]:
+        dossier_code = DossierCode.parse(code)
+        bundle = await answer(request, lambda log: export_bundle(log, dossier_code))
+        return Response(
+            encode_bundle(bundle),
+            media_type="application/json",
+            headers={"Content-Disposition": f'attachment; filename="{code}.bundle.json"'},
+        )

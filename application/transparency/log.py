@@ -1,0 +1,286 @@
+"""The transparency log in PostgreSQL: its leaves, its stored subtree hashes, its checkpoints.
+
+Tables, named after the read model that appends the leaves (`audit_log`, or a rebuild's name):
+
+    {name}_leaves          leaf_index -> the event it logs: (originator_id, originator_version)
+                           and notification_id. Every row of the events table, in notification
+                           order, leaf indexes 0, 1, 2, ... without gaps.
+    {name}_subtrees        (level, index) -> the hash of that complete perfect subtree
+                           (application.transparency.merkle); level 0 holds the leaf hashes.
+    audit_log_checkpoints  tree_size -> root hash, the signed note, the verifier key that signed
+                           it. Not renamed by a rebuild: signed checkpoints are evidence that a
+                           rebuilt tree must stay consistent with.
+
+A `LogStore` runs the SQL on one cursor, so a caller chooses the transaction: the audit log
+projection appends a page of events in the page's transaction, with its tracking position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.postgres import PostgresDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier
+
+from application.database import EVENTS_TABLE
+from application.transparency.bundle import RecordedEvent
+from application.transparency.leaf import leaf_bytes
+from application.transparency.merkle import (
+    MemoryHashStore,
+    Subtree,
+    append_leaves,
+    consistency_proof_ranges,
+    inclusion_proof_ranges,
+    leaf_hash,
+    range_hash,
+    subtrees_of_proof,
+    subtrees_of_range,
+)
+
+CHECKPOINTS_TABLE = "audit_log_checkpoints"
+
+
+@dataclass(frozen=True)
+class AuditTables:
+    schema: str
+    name: str
+
+    def _table(self, table: str) -> Composed:
+        return SQL("{}.{}").format(Identifier(self.schema), Identifier(table))
+
+    @property
+    def leaves_name(self) -> str:
+        return f"{self.name}_leaves"
+
+    @property
+    def subtrees_name(self) -> str:
+        return f"{self.name}_subtrees"
+
+    @property
+    def tracking(self) -> Composed:
+        return self._table(f"{self.name}_tracking")
+
+    @property
+    def leaves(self) -> Composed:
+        return self._table(self.leaves_name)
+
+    @property
+    def subtrees(self) -> Composed:
+        return self._table(self.subtrees_name)
+
+    @property
+    def checkpoints(self) -> Composed:
+        return self._table(CHECKPOINTS_TABLE)
+
+    @property
+    def events(self) -> Composed:
+        return self._table(EVENTS_TABLE)
+
+    def create_statements(self) -> list[Composed]:
+        return [
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (leaf_index bigint PRIMARY KEY,"
+                " originator_id uuid NOT NULL, originator_version bigint NOT NULL,"
+                " notification_id bigint NOT NULL UNIQUE,"
+                " UNIQUE (originator_id, originator_version))"
+            ).format(self.leaves),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (level smallint NOT NULL, index bigint NOT NULL,"
+                " hash bytea NOT NULL, PRIMARY KEY (level, index))"
+            ).format(self.subtrees),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (tree_size bigint PRIMARY KEY,"
+                " root_hash bytea NOT NULL, note text NOT NULL, verifier_key text NOT NULL,"
+                " signed_at timestamptz NOT NULL DEFAULT now())"
+            ).format(self.checkpoints),
+        ]
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """A signed checkpoint as kept in the database: the note is what verifiers check."""
+
+    tree_size: int
+    root_hash: bytes
+    note: str
+    verifier_key: str
+    signed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """A row of the events table and its leaf index (None: not logged yet)."""
+
+    version: int
+    topic: str
+    state: bytes
+    leaf_index: int | None
+
+    def recorded(self) -> RecordedEvent:
+        assert self.leaf_index is not None, "only logged events have a leaf index"
+        return RecordedEvent(self.version, self.topic, self.state, self.leaf_index)
+
+
+class LogStore:
+    """The log's SQL, on one cursor (one transaction)."""
+
+    def __init__(self, cursor: Cursor[DictRow], tables: AuditTables) -> None:
+        self.cursor = cursor
+        self.tables = tables
+
+    def tree_size(self) -> int:
+        query = SQL("SELECT coalesce(max(leaf_index) + 1, 0) AS size FROM {}")
+        row = self.cursor.execute(query.format(self.tables.leaves)).fetchone()
+        assert row is not None
+        size: int = row["size"]
+        return size
+
+    def append_stored_events(self, after: int, until: int) -> int:
+        """Log the rows of the events table with notification ids in (after, until], exactly as
+        stored, after the current leaves. Returns how many leaves were appended."""
+        rows = self.cursor.execute(
+            SQL(
+                "SELECT originator_id, originator_version, topic, state, notification_id"
+                " FROM {} WHERE notification_id > %s AND notification_id <= %s"
+                " ORDER BY notification_id"
+            ).format(self.tables.events),
+            (after, until),
+        ).fetchall()
+        if not rows:
+            return 0
+        size = self.tree_size()
+        hashes = [
+            leaf_hash(
+                leaf_bytes(
+                    row["originator_id"], row["originator_version"], row["topic"], row["state"]
+                )
+            )
+            for row in rows
+        ]
+        subtrees = append_leaves(size, hashes, self.hash_store(subtrees_of_range(0, size)))
+        self.cursor.execute(
+            SQL(
+                "INSERT INTO {} (leaf_index, originator_id, originator_version, notification_id)"
+                " SELECT * FROM unnest(%b::bigint[], %b::uuid[], %b::bigint[], %b::bigint[])"
+            ).format(self.tables.leaves),
+            (
+                list(range(size, size + len(rows))),
+                [row["originator_id"] for row in rows],
+                [row["originator_version"] for row in rows],
+                [row["notification_id"] for row in rows],
+            ),
+        )
+        self._insert_subtrees(subtrees)
+        return len(rows)
+
+    def _insert_subtrees(self, subtrees: Sequence[Subtree]) -> None:
+        self.cursor.execute(
+            SQL(
+                "INSERT INTO {} (level, index, hash)"
+                " SELECT * FROM unnest(%b::smallint[], %b::bigint[], %b::bytea[])"
+            ).format(self.tables.subtrees),
+            (
+                [subtree.level for subtree in subtrees],
+                [subtree.index for subtree in subtrees],
+                [subtree.hash for subtree in subtrees],
+            ),
+        )
+
+    def hash_store(self, subtrees: Iterable[tuple[int, int]]) -> MemoryHashStore:
+        """The stored subtrees asked for, fetched in one query."""
+        wanted = sorted(set(subtrees))
+        if not wanted:
+            return MemoryHashStore()
+        rows = self.cursor.execute(
+            SQL(
+                "SELECT level, index, hash FROM {}"
+                " JOIN unnest(%b::smallint[], %b::bigint[]) AS wanted(level, index)"
+                " USING (level, index)"
+            ).format(self.tables.subtrees),
+            ([level for level, _ in wanted], [index for _, index in wanted]),
+        ).fetchall()
+        return MemoryHashStore(Subtree(row["level"], row["index"], row["hash"]) for row in rows)
+
+    def root_hash(self, tree_size: int) -> bytes:
+        return range_hash(self.hash_store(subtrees_of_range(0, tree_size)), 0, tree_size)
+
+    def inclusion_proof(self, leaf_index: int, tree_size: int) -> tuple[bytes, list[bytes]]:
+        """The logged leaf hash and its inclusion proof in the tree of tree_size leaves."""
+        ranges = inclusion_proof_ranges(leaf_index, tree_size)
+        store = self.hash_store({(0, leaf_index)} | subtrees_of_proof(ranges))
+        return store.get_subtree(0, leaf_index), [range_hash(store, *r) for r in ranges]
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        ranges = consistency_proof_ranges(old_size, new_size)
+        store = self.hash_store(subtrees_of_proof(ranges))
+        return [range_hash(store, *r) for r in ranges]
+
+    def dossier_events(self, originator_id: UUID) -> list[LoggedEvent]:
+        """The dossier's rows of the events table, as stored, in version order, with their leaf
+        index when they are logged."""
+        rows = self.cursor.execute(
+            SQL(
+                "SELECT e.originator_version AS version, e.topic, e.state, l.leaf_index"
+                " FROM {} AS e LEFT JOIN {} AS l USING (originator_id, originator_version)"
+                " WHERE e.originator_id = %s ORDER BY e.originator_version"
+            ).format(self.tables.events, self.tables.leaves),
+            (originator_id,),
+        ).fetchall()
+        return [
+            LoggedEvent(row["version"], row["topic"], bytes(row["state"]), row["leaf_index"])
+            for row in rows
+        ]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        rows = self._checkpoints(SQL("ORDER BY tree_size DESC LIMIT 1"), ())
+        return rows[0] if rows else None
+
+    def checkpoint(self, tree_size: int) -> StoredCheckpoint | None:
+        rows = self._checkpoints(SQL("WHERE tree_size = %s"), (tree_size,))
+        return rows[0] if rows else None
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        return self._checkpoints(SQL("ORDER BY tree_size"), ())
+
+    def _checkpoints(self, clause: SQL, params: tuple[int, ...]) -> list[StoredCheckpoint]:
+        query = SQL("SELECT tree_size, root_hash, note, verifier_key, signed_at FROM {} {}").format(
+            self.tables.checkpoints, clause
+        )
+        return [StoredCheckpoint(**row) for row in self.cursor.execute(query, params).fetchall()]
+
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
+        self.cursor.execute(
+            SQL(
+                "INSERT INTO {} (tree_size, root_hash, note, verifier_key) VALUES (%s, %s, %s, %s)"
+            ).format(self.tables.checkpoints),
+            (checkpoint.tree_size, checkpoint.root_hash, checkpoint.note, checkpoint.verifier_key),
+        )
+
+    def lock_checkpoints(self) -> None:
+        """Until the transaction ends, no other checkpointer reads the last checkpoint or adds
+        one (two signers racing could each check a different predecessor)."""
+        self.cursor.execute("SELECT pg_advisory_xact_lock(hashtext('audit_log_checkpoints'))")
+
+
+class AuditLog:
+    """The log's tables in one database, read and written through `LogStore` transactions."""
+
+    def __init__(self, datastore: PostgresDatastore, tables: AuditTables) -> None:
+        self.datastore = datastore
+        self.tables = tables
+
+    @contextmanager
+    def reading(self) -> Iterator[LogStore]:
+        with self.datastore.transaction(commit=False) as cursor:
+            yield LogStore(cursor, self.tables)
+
+    @contextmanager
+    def writing(self) -> Iterator[LogStore]:
+        with self.datastore.transaction(commit=True) as cursor:
+            yield LogStore(cursor, self.tables)
