@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from litestar import Request
@@ -18,13 +19,16 @@ def runtime_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Runtime:
     return runtime
 
 
-def caller(connection: ASGIConnection[Any, Any, Any, Any]) -> ApiKey:
+async def caller(connection: ASGIConnection[Any, Any, Any, Any]) -> ApiKey:
     """The key in `Authorization: Bearer …`, or 401."""
     header = connection.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthorizedException(detail="an API key is required: Authorization: Bearer <key>")
-    key = runtime_of(connection).keys.authenticate(token.strip())
+    keys = runtime_of(connection).keys
+    known, key = keys.cached(token.strip())
+    if not known:
+        key = await asyncio.to_thread(keys.authenticate, token.strip())
     if key is None:
         raise NotAuthorizedException(detail="the API key is unknown or revoked")
     return key
@@ -33,8 +37,8 @@ def caller(connection: ASGIConnection[Any, Any, Any, Any]) -> ApiKey:
 def require(*roles: Role) -> Any:
     """A guard letting through only keys of these roles (admin always)."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        key = caller(connection)
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        key = await caller(connection)
         if key.role is not Role.ADMIN and key.role not in roles:
             allowed = ", ".join(r.value for r in (*roles, Role.ADMIN))
             raise PermissionDeniedException(

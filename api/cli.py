@@ -53,14 +53,40 @@ def main(verbose: bool) -> None:
     show_default=True,
     help="Also run the projections in this process (the embedded default does).",
 )
-def serve(host: str, port: int, projections: bool) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="API processes (each with its own ingest writer); projections need --workers 1.",
+)
+def serve(host: str, port: int, projections: bool, workers: int) -> None:
     """Serve the HTTP API (handling systems, inspectors, the public)."""
     import uvicorn  # noqa: PLC0415
 
     from api.app import create_app  # noqa: PLC0415
 
-    app = create_app(load_settings(), run_projections=projections)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    settings = load_settings()
+    if projections and workers > 1:
+        fail("--projections runs in one process: use --workers 1, or run `ledger project`", 2)
+    if settings.embedded:
+        # Start the embedded server (and migrate) once, before the workers share it.
+        from application.bootstrap import prepare_database  # noqa: PLC0415
+
+        prepare_database(settings)
+    if workers == 1:
+        app = create_app(settings, run_projections=projections)
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    else:
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
 
 
 @contextmanager

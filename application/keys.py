@@ -53,7 +53,7 @@ class ApiKey:
             return True
         if self.role is not Role.HANDLER:
             return False
-        return any(dossier_code.startswith(agency) for agency in self.agencies)
+        return dossier_code.startswith(self.agencies)
 
 
 def _digest(token: str) -> bytes:
@@ -116,13 +116,20 @@ class ApiKeys:
             cursor.execute("SELECT * FROM ledger_api_keys ORDER BY created_at, key_id")
             return [_key(row) for row in cursor.fetchall()]
 
+    def cached(self, token: str) -> tuple[bool, ApiKey | None]:
+        """(True, key or None) when this token's answer is fresh in memory, else (False, None)."""
+        with self._lock:
+            cached = self._cache.get(_digest(token))
+        if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+            return True, cached[1]
+        return False, None
+
     def authenticate(self, token: str) -> ApiKey | None:
+        known, key = self.cached(token)
+        if known:
+            return key
         digest = _digest(token)
         now = time.monotonic()
-        with self._lock:
-            cached = self._cache.get(digest)
-        if cached is not None and now - cached[0] < CACHE_SECONDS:
-            return cached[1]
         with self.datastore.transaction() as cursor:
             cursor.execute(
                 "SELECT * FROM ledger_api_keys WHERE key_digest = %s AND revoked_at IS NULL",

@@ -167,8 +167,7 @@ def bench_naive_eventsourcing(
 
 
 WRK_SCRIPT = r"""
-local counter, errors = 0, 0
-local tid = 0
+counter, errors = 0, 0
 local threads = {}
 function setup(thread)
   thread:set("tid", #threads + 1)
@@ -204,12 +203,15 @@ def bench_http_single(base_url: str, token: str, clients: int, seconds: float) -
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
         file.write(script)
     before = cpu_seconds(resource.RUSAGE_CHILDREN)
-    output = subprocess.run(
+    finished = subprocess.run(
         [wrk, "-t2", f"-c{clients}", f"-d{int(seconds)}s", "-s", file.name, base_url],
-        check=True,
+        check=False,
         capture_output=True,
         text=True,
-    ).stdout
+    )
+    if finished.returncode != 0:
+        raise SystemExit(f"wrk failed: {finished.stdout}\n{finished.stderr}")
+    output = finished.stdout
     generator_cpu = cpu_seconds(resource.RUSAGE_CHILDREN) - before
     os.unlink(file.name)
     line = next(line for line in output.splitlines() if line.startswith("RESULT"))
@@ -287,10 +289,11 @@ def bench_http_batch(
     )
 
 
-def start_server(url: str, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(url: str, data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, LEDGER_DATABASE_URL=url, LEDGER_DATA_DIR=str(data_dir))
     ledger = Path(sys.executable).parent / "ledger"
-    server = subprocess.Popen([str(ledger), "serve", "--port", str(port)], env=env)
+    command = [str(ledger), "serve", "--port", str(port), "--workers", str(workers)]
+    server = subprocess.Popen(command, env=env)
     for _ in range(120):
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
@@ -309,6 +312,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients for a, a2, b")
     parser.add_argument("--batch-clients", type=int, default=4, help="concurrent clients for c")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--workers", type=int, default=2, help="`ledger serve --workers`")
     parser.add_argument("--database-url", help="a PostgreSQL superuser URL (default: embedded)")
     args = parser.parse_args()
 
@@ -323,7 +327,7 @@ def main() -> None:
         ledger = open_ledger(database, pool_size=1)
         _, token = ApiKeys(ledger.factory.datastore).issue(Role.HANDLER, (AGENCY,), "bench")  # type: ignore[attr-defined]
         ledger.close()
-        server = start_server(bench_db.url, bench_db.data_dir, args.port)
+        server = start_server(bench_db.url, bench_db.data_dir, args.port, args.workers)
         try:
             base = f"http://127.0.0.1:{args.port}"
             single = bench_http_single(base, token, args.clients, args.seconds)

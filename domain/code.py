@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date
 
 from domain.errors import InvalidDossierCode
@@ -64,6 +65,11 @@ class DossierCode:
         return cls(agency, _parse_receipt_date(text, receipt_date), serial)
 
     def __str__(self) -> str:
+        return self.text
+
+    @cached_property
+    def text(self) -> str:
+        """The canonical code (computed once: the ingest path asks for it many times)."""
         return f"{self.agency}-{self.receipt_date:%y%m%d}-{self.serial}"
 
 

@@ -11,6 +11,7 @@ event: the opening events build the aggregate themselves when they are the first
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import UTC, date, datetime
 from typing import NamedTuple, TypeVar, cast
 from uuid import UUID, uuid5
@@ -62,7 +63,12 @@ _A = TypeVar("_A", bound=BaseAggregate[UUID])
 
 
 def dossier_id(code: DossierCode) -> UUID:
-    return uuid5(LEDGER_NAMESPACE, str(code))
+    return _id_of(str(code))
+
+
+@lru_cache(maxsize=100_000)
+def _id_of(code: str) -> UUID:
+    return uuid5(LEDGER_NAMESPACE, code)
 
 
 def in_utc(instant: datetime) -> datetime:
