@@ -11,8 +11,8 @@ event: the opening events build the aggregate themselves when they are the first
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import NamedTuple, TypeVar, cast
 from uuid import UUID, uuid5
 

@@ -6,7 +6,6 @@ it in plain English. The mapping to HTTP lives in `api/`, once.
 """
 
 # Business names (TransitionNotAllowed, not TransitionNotAllowedError): see CONVENTIONS.md.
-# ruff: noqa: N818
 
 from __future__ import annotations
 
