@@ -257,5 +257,17 @@ def _calendar(path: Path | None, loader: object) -> object:
         raise
 
 
+def _register_commands() -> None:
+    """Commands kept in modules of their own (they import this module's helpers)."""
+    from api.cli_audit import audit, export, verify  # noqa: PLC0415
+    from api.cli_projections import project, rebuild  # noqa: PLC0415
+
+    for command in (project, rebuild, verify, export, audit):
+        main.add_command(command)
+
+
+_register_commands()
+
+
 if __name__ == "__main__":
     main()
