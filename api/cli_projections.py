@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Sequence
+import time
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -19,7 +19,7 @@ from projections.names import ALL, DEFAULT_PAGE_SIZE
 if TYPE_CHECKING:
     from application.bootstrap import Database
     from domain.commands import Rules
-    from projections.runner import ProjectionRunner
+    from projections.registry import ReadModels
 
 REPORT_EVERY_SECONDS = 5.0
 
@@ -54,10 +54,17 @@ def _prepare() -> tuple[Database, Rules]:
 )
 @BATCH_OPTION
 def project(verbose: bool, batch: int) -> None:
-    """Keep every read model up to date, until interrupted (SIGINT or SIGTERM)."""
-    from projections.registry import start_projections  # noqa: PLC0415
+    """Keep every read model up to date, until interrupted (SIGINT or SIGTERM).
 
-    database, rules = _prepare()
+    Each read model is projected by a process of its own; one that exits is restarted.
+    """
+    from application.bootstrap import open_ledger  # noqa: PLC0415
+    from projections.registry import open_read_models  # noqa: PLC0415
+    from projections.supervisor import Supervisor  # noqa: PLC0415
+
+    database, _rules = _prepare()
+    models = open_read_models(database, pool_size=1)  # creates the tables before the workers
+    ledger = open_ledger(database, pool_size=1)
     stopping = threading.Event()
 
     def request_stop(_signal: int, _frame: FrameType | None) -> None:
@@ -65,24 +72,26 @@ def project(verbose: bool, batch: int) -> None:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    runners = start_projections(database, rules, page_size=batch)
+    supervisor = Supervisor(database.url, page_size=batch)
+    supervisor.start()
+    last_report = time.monotonic()
     try:
-        while not stopping.wait(REPORT_EVERY_SECONDS):
-            if verbose:
-                click.echo(_positions(runners))
+        while not stopping.wait(1.0):
+            supervisor.check()
+            if verbose and time.monotonic() - last_report >= REPORT_EVERY_SECONDS:
+                last_report = time.monotonic()
+                click.echo(_positions(ledger.recorder.max_notification_id() or 0, models))
     finally:
-        for runner in runners:
-            runner.stop()
-    if verbose:
-        click.echo("stopped: " + _positions(runners, with_head=False))
+        supervisor.stop()
+        models.close()
+        ledger.close()
 
 
-def _positions(runners: Sequence[ProjectionRunner], *, with_head: bool = True) -> str:
-    figures = ", ".join(f"{runner.name} {runner.position()}" for runner in runners)
-    if not with_head or not runners:
-        return figures
-    head = runners[0].ledger.recorder.max_notification_id() or 0
-    return f"head {head}: {figures}"
+def _positions(head: int, models: ReadModels) -> str:
+    from projections.registry import lags  # noqa: PLC0415
+
+    behind = lags(head, models.by_name())
+    return f"head {head}: " + ", ".join(f"{name} {head - lag}" for name, lag in behind.items())
 
 
 @click.command("rebuild", context_settings=CONTEXT)

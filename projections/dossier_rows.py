@@ -10,11 +10,12 @@ None in the restored Dossier.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from operator import attrgetter
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
+from uuid import UUID
 
 from eventsourcing.postgres import PostgresDatastore
 from psycopg import Cursor
@@ -98,11 +99,6 @@ def attribute(name: str, sql_type: str, constraint: str = "") -> Column:
     return Column(name, sql_type, lambda dossier, _calendar: read(dossier), constraint)
 
 
-def plain(value: object) -> object:
-    """Enum members as their values (psycopg would otherwise send some by name)."""
-    return value.value if isinstance(value, Enum) else value
-
-
 def create_table_statement(table: Composed, columns: Sequence[Column]) -> Composed:
     definitions = SQL(", ").join(
         SQL("{} {} {}").format(Identifier(c.name), SQL(c.sql_type), SQL(c.constraint))
@@ -118,7 +114,7 @@ def select_by_ids_statement(table: Composed) -> Composed:
 def upsert_statement(table: Composed, columns: Sequence[Column]) -> Composed:
     """One INSERT of many rows from column arrays, replacing the rows whose id exists."""
     names = SQL(", ").join(Identifier(c.name) for c in columns)
-    arrays = SQL(", ").join(SQL("%s::{}[]").format(SQL(c.sql_type)) for c in columns)
+    arrays = SQL(", ").join(SQL("%b::{}[]").format(SQL(c.sql_type)) for c in columns)
     updates = SQL(", ").join(
         SQL("{0} = EXCLUDED.{0}").format(Identifier(c.name)) for c in columns if c.name != "id"
     )
@@ -130,9 +126,12 @@ def upsert_statement(table: Composed, columns: Sequence[Column]) -> Composed:
 def column_arrays(
     columns: Sequence[Column], dossiers: Iterable[Dossier], calendar: WorkCalendar
 ) -> list[list[object]]:
-    """The upsert's parameters: one list per column, one item per dossier."""
+    """The upsert's parameters: one list per column, one item per dossier.
+
+    The Dossier's enums are IntEnum and StrEnum: psycopg sends their values as they are.
+    """
     chosen = list(dossiers)
-    return [[plain(column.value(d, calendar)) for d in chosen] for column in columns]
+    return [[column.value(d, calendar) for d in chosen] for column in columns]
 
 
 IDENTITY_COLUMNS: tuple[Column, ...] = (
@@ -143,6 +142,63 @@ IDENTITY_COLUMNS: tuple[Column, ...] = (
 )
 """What every per-dossier table starts with; `updated_at` is the last event's `recorded_at`
 (Dossier events take the ledger's clock as their timestamp)."""
+
+
+T = TypeVar("T")
+
+DEFAULT_CACHE_SIZE = 50_000
+
+
+class DossierCache(Generic[T]):
+    """What a view wrote last, per dossier, as its committed rows hold it (least recent out).
+
+    It saves loading and restoring rows a projector wrote itself, and is trusted only while
+    nothing else writes the read model: it belongs to the position its last page was committed
+    at, and is dropped when a page starts from another position (another runner, a rebuild's
+    swap) or when a page's transaction fails (its dossiers were advanced in memory).
+    """
+
+    def __init__(self, max_size: int = DEFAULT_CACHE_SIZE) -> None:
+        self.max_size = max_size
+        self._items: OrderedDict[UUID, T] = OrderedDict()
+        self._position: int | None = None
+        self._staged: dict[UUID, T] = {}
+
+    def check(self, tracked: int) -> None:
+        """A page after `tracked` begins: drop everything unless this cache wrote `tracked`."""
+        if tracked != self._position:
+            self._items.clear()
+            self._position = None
+
+    def lookup(self, ids: Iterable[UUID]) -> tuple[dict[UUID, T], list[UUID]]:
+        """The items of `ids` held, and the ids to load."""
+        found: dict[UUID, T] = {}
+        missing: list[UUID] = []
+        for key in ids:
+            item = self._items.get(key)
+            if item is None:
+                missing.append(key)
+            else:
+                found[key] = item
+        return found, missing
+
+    def stage(self, items: dict[UUID, T]) -> None:
+        """What the page in progress wrote; kept once it commits."""
+        self._staged = items
+
+    def commit(self, position: int) -> None:
+        for key, item in self._staged.items():
+            self._items[key] = item
+            self._items.move_to_end(key)
+        while len(self._items) > self.max_size:
+            self._items.popitem(last=False)
+        self._staged = {}
+        self._position = position
+
+    def discard(self) -> None:
+        self._items.clear()
+        self._staged = {}
+        self._position = None
 
 
 class DossierRowsView(PagedView):
@@ -162,6 +218,7 @@ class DossierRowsView(PagedView):
         self.sql_create_statements.append(create_table_statement(self.table, self.columns))
         self._select_rows = select_by_ids_statement(self.table)
         self._upsert_rows = upsert_statement(self.table, self.columns)
+        self.cache: DossierCache[Dossier] = DossierCache()
 
     @property
     def read_model_tables(self) -> tuple[str, ...]:
@@ -175,12 +232,24 @@ class DossierRowsView(PagedView):
             )
         )
 
+    def page_begins(self, tracked: int) -> None:
+        self.cache.check(tracked)
+
     def write(
         self, cursor: Cursor[DictRow], events: Sequence[Dossier.Event], calendar: WorkCalendar
     ) -> None:
-        ids = list(dict.fromkeys(event.originator_id for event in events))
-        cursor.execute(self._select_rows, (ids,), prepare=True)
-        dossiers = {row["id"]: restore(row) for row in cursor.fetchall()}
+        ids = dict.fromkeys(event.originator_id for event in events)
+        dossiers, missing = self.cache.lookup(ids)
+        if missing:
+            cursor.execute(self._select_rows, (missing,), prepare=True)
+            dossiers.update((row["id"], restore(row)) for row in cursor.fetchall())
         for event in events:
             dossiers[event.originator_id] = advance(dossiers.get(event.originator_id), event)
         cursor.execute(self._upsert_rows, column_arrays(self.columns, dossiers.values(), calendar))
+        self.cache.stage(dossiers)
+
+    def saved(self, position: int) -> None:
+        self.cache.commit(position)
+
+    def discard_unsaved(self) -> None:
+        self.cache.discard()

@@ -43,6 +43,7 @@ from domain.timeliness import FINISHED_STATUSES, Timeliness, classify
 from projections.dossier_rows import (
     IDENTITY_COLUMNS,
     Column,
+    DossierCache,
     advance,
     attribute,
     column_arrays,
@@ -192,6 +193,7 @@ class TimelinessView(PagedView):
         self._select_dossiers = select_by_ids_statement(self.dossiers_table)
         self._upsert_dossiers = upsert_statement(self.dossiers_table, columns)
         self._add_counts = self._add_counts_statement()
+        self.cache: DossierCache[tuple[Dossier, timedelta]] = DossierCache()
 
     @property
     def read_model_tables(self) -> tuple[str, ...]:
@@ -220,7 +222,7 @@ class TimelinessView(PagedView):
     def _add_counts_statement(self) -> Composed:
         names = SQL(", ").join(Identifier(name) for name in COUNTER_NAMES)
         arrays = SQL(", ").join(
-            SQL("%s::interval[]" if name == "processing_working_time" else "%s::integer[]")
+            SQL("%b::interval[]" if name == "processing_working_time" else "%b::integer[]")
             for name in COUNTER_NAMES
         )
         sums = SQL(", ").join(
@@ -229,20 +231,26 @@ class TimelinessView(PagedView):
         )
         return SQL(
             "INSERT INTO {table} (agency, procedure_code, day, {names})"
-            " SELECT * FROM unnest(%s::text[], %s::text[], %s::date[], {arrays})"
+            " SELECT * FROM unnest(%b::text[], %b::text[], %b::date[], {arrays})"
             " ON CONFLICT (agency, procedure_code, day) DO UPDATE SET {sums}"
         ).format(table=self.counters_table, names=names, arrays=arrays, sums=sums)
+
+    def page_begins(self, tracked: int) -> None:
+        self.cache.check(tracked)
 
     def write(
         self, cursor: Cursor[DictRow], events: Sequence[Dossier.Event], calendar: WorkCalendar
     ) -> None:
-        ids = list(dict.fromkeys(event.originator_id for event in events))
-        cursor.execute(self._select_dossiers, (ids,), prepare=True)
+        ids = dict.fromkeys(event.originator_id for event in events)
+        cached, missing = self.cache.lookup(ids)
         tally = Tally(calendar)
-        dossiers: dict[UUID, Dossier] = {}
-        for row in cursor.fetchall():
-            dossiers[row["id"]] = restore(row)
-            tally.waits[row["id"]] = row["supplement_wait"]
+        dossiers = {key: dossier for key, (dossier, _wait) in cached.items()}
+        tally.waits = {key: wait for key, (_dossier, wait) in cached.items()}
+        if missing:
+            cursor.execute(self._select_dossiers, (missing,), prepare=True)
+            for row in cursor.fetchall():
+                dossiers[row["id"]] = restore(row)
+                tally.waits[row["id"]] = row["supplement_wait"]
         for event in events:
             before = dossiers.get(event.originator_id)
             before_status = None if before is None else before.status
@@ -264,6 +272,13 @@ class TimelinessView(PagedView):
                     *([getattr(tally.days[key], name) for key in keys] for name in COUNTER_NAMES),
                 ],
             )
+        self.cache.stage({key: (dossier, tally.waits[key]) for key, dossier in dossiers.items()})
+
+    def saved(self, position: int) -> None:
+        self.cache.commit(position)
+
+    def discard_unsaved(self) -> None:
+        self.cache.discard()
 
     def period_counts(
         self,

@@ -102,20 +102,26 @@ class PagedView(PostgresTrackingRecorder):
         False when the page is stale (the tracked position is not the one it was read after):
         nothing is written, and the caller reads again from `position()`.
         """
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute(self._lock_statement, (self.lock_key,), prepare=True)
-            cursor.execute(
-                self._position_statement, (page.tracking.application_name,), prepare=True
-            )
-            row = cursor.fetchone()
-            tracked = 0 if row is None or row["notification_id"] is None else row["notification_id"]
-            if page.after is not None and page.after != tracked:
-                return False
-            if page.tracking.notification_id <= tracked:
-                return True  # one event handed over again: it is in already
-            if page.events:
-                self.write(cursor, page.events, calendar)
-            self._insert_tracking(cursor, page.tracking)
+        try:
+            with self.datastore.transaction(commit=True) as cursor:
+                cursor.execute(self._lock_statement, (self.lock_key,), prepare=True)
+                cursor.execute(
+                    self._position_statement, (page.tracking.application_name,), prepare=True
+                )
+                row = cursor.fetchone()
+                tracked = 0 if row is None else row["notification_id"] or 0
+                if page.after is not None and page.after != tracked:
+                    return False
+                if page.tracking.notification_id <= tracked:
+                    return True  # one event handed over again: it is in already
+                self.page_begins(tracked)
+                if page.events:
+                    self.write(cursor, page.events, calendar)
+                self._insert_tracking(cursor, page.tracking)
+        except BaseException:
+            self.discard_unsaved()
+            raise
+        self.saved(page.tracking.notification_id)
         return True
 
     @abstractmethod
@@ -123,6 +129,15 @@ class PagedView(PostgresTrackingRecorder):
         self, cursor: Cursor[DictRow], events: Sequence[Dossier.Event], calendar: WorkCalendar
     ) -> None:
         """Apply the events (in notification order) to the read model's rows."""
+
+    def page_begins(self, tracked: int) -> None:
+        """A page after position `tracked` is about to be written, in the open transaction."""
+
+    def saved(self, position: int) -> None:
+        """The page up to `position` is committed (a view may keep what it wrote in memory)."""
+
+    def discard_unsaved(self) -> None:
+        """The page's transaction failed: forget anything kept from it."""
 
 
 TView = TypeVar("TView", bound=PagedView)

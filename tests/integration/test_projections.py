@@ -143,7 +143,7 @@ def _history(
 
 
 def random_histories(dossiers: int, seed: int, until: datetime = NOW) -> list[Submission]:
-    """Histories of `dossiers` dossiers received over 60 days, their events interleaved.
+    """Histories of `dossiers` dossiers received over 60 days, their events in time order.
 
     Serials start with the seed (below 100), so histories of different seeds never share a code.
     """
@@ -157,11 +157,8 @@ def random_histories(dossiers: int, seed: int, until: datetime = NOW) -> list[Su
         day = received.astimezone(LOCAL_TZ).strftime("%y%m%d")
         code = DossierCode.parse(f"{rng.choice(AGENCIES)}-{day}-{seed:02d}{serial:05d}")
         histories.append(_history(code, received, rng, until))
-    interleaved: list[Submission] = []
-    while any(histories):
-        history = rng.choice([h for h in histories if h])
-        interleaved.append(history.pop(0))
-    return interleaved
+    everything = [submission for history in histories for submission in history]
+    return sorted(everything, key=lambda submission: submission.command.occurred_at)
 
 
 def append(ledger: DossierLedger, submissions: list[Submission], batch: int = 500) -> int:
