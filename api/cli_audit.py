@@ -239,12 +239,16 @@ def audit_check(public_key: str | None) -> None:
     The checkpoints are checked against --public-key, by default the key of the signing key
     file (LEDGER_SIGNING_KEY), else the key recorded with the latest checkpoint.
     """
+    from rich.console import Console  # noqa: PLC0415
     from rich.progress import Progress  # noqa: PLC0415
 
     from application.transparency.check import check_log  # noqa: PLC0415
 
     verifier = _check_verifier(public_key)
-    with _audit_log() as (_database, log), Progress(transient=True) as bar:
+    with (
+        _audit_log() as (_database, log),
+        Progress(console=Console(stderr=True), transient=True) as bar,
+    ):
         task = bar.add_task("checking the events against the log", total=None)
 
         def progress(done: int, total: int) -> None:

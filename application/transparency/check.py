@@ -67,7 +67,7 @@ class CheckReport:
     def lines(self) -> list[str]:
         summary = (
             f"{self.events} stored events, {self.leaves} leaves, {self.checkpoints} signed"
-            f" checkpoints; {self.not_yet_logged} events not logged yet"
+            f" checkpoint(s); {self.not_yet_logged} events not logged yet"
         )
         if self.ok:
             return [f"OK: {summary}: every logged event is, byte for byte, the stored one"]
