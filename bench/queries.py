@@ -1,0 +1,308 @@
+"""Read-side figures, all against the same PostgreSQL in the same run.
+
+- baseline: bare psycopg SELECT by primary key (the public_lookup row of a code), 32 threads;
+- the public lookup over HTTP (`GET /v1/public/dossiers/{code}` with its secret), 32 clients (wrk):
+  throughput and p50/p99 latency;
+- the time to replay a dossier of 50 events (history read + fold);
+- the on-time report (indicators 2.1, 2.2, 3.3, 4.1) over the whole ledger of --events events.
+
+Run with `make bench` (or `.venv/bin/python bench/queries.py --help`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+from rich.progress import Progress
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from application.bootstrap import migrate
+from application.ledger import history, replay
+from application.runtime import Runtime
+from application.settings import Settings
+from application.writer import Submission
+from bench.common import BenchDatabase, print_table
+from bench.ingest import start_server
+from domain.code import DossierCode
+from domain.commands import (
+    Actor,
+    AnnotatedData,
+    Channel,
+    EventCommand,
+    Outcome,
+    ReceivedData,
+    ResolvedData,
+    TransferredData,
+)
+from domain.status import EventType
+from projections.registry import open_read_models, start_projections
+from projections.report import timeliness_report
+
+AGENCIES = ("000.00.31.H56", "000.00.13.H56", "000.20.31.H56")
+SECRET = "7KQ4M2"
+START = datetime(2025, 12, 1, 1, 0, tzinfo=UTC)  # 08:00 in Hanoi
+
+
+def command(code: str, n: int, event_type: EventType, at: datetime, data: object) -> Submission:
+    return Submission(
+        DossierCode.parse(code),
+        EventCommand(
+            event_id=f"q-{code}-{n}",
+            type=event_type,
+            occurred_at=at,
+            actor=Actor("cb-0042", "officer"),
+            source="bench",
+            data=data,  # type: ignore[arg-type]
+            fingerprint=f"bench-{code}-{n}",
+        ),
+    )
+
+
+def dossier_events(index: int, digest: str) -> list[Submission]:
+    """Received, transferred, resolved: three events a dossier, spread over a year."""
+    agency = AGENCIES[index % len(AGENCIES)]
+    received = START + timedelta(days=index % 330, minutes=index % 300)
+    code = f"{agency}-{received.astimezone(UTC):%y%m%d}-{index:07d}"
+    channel = Channel.ONLINE if index % 3 else Channel.IN_PERSON
+    return [
+        command(code, 1, EventType.RECEIVED, received, ReceivedData("1.001757", channel, digest)),
+        command(
+            code, 2, EventType.TRANSFERRED, received + timedelta(hours=2), TransferredData("a", "b")
+        ),
+        command(
+            code,
+            3,
+            EventType.RESOLVED,
+            received + timedelta(days=1 + index % 9),
+            ResolvedData(Outcome.APPROVED, electronic_result=index % 2 == 0),
+        ),
+    ]
+
+
+def load(runtime: Runtime, events: int) -> list[str]:
+    digest = runtime.secrets.digest(SECRET)
+    dossiers = events // 3
+    codes: list[str] = []
+    with Progress(transient=True) as bar:
+        task = bar.add_task(f"appending {dossiers * 3:,} events", total=dossiers * 3)
+        batch: list[Submission] = []
+        for index in range(dossiers):
+            batch.extend(dossier_events(index, digest))
+            if len(batch) >= 1500 or index == dossiers - 1:
+                runtime.writer.append(batch, timeout=300)
+                bar.advance(task, len(batch))
+                codes.extend(str(s.code) for s in batch[::3])
+                batch = []
+    return codes
+
+
+def wait_for_projections(runtime: Runtime, views: dict[str, object]) -> float:
+    head = runtime.ledger.recorder.max_notification_id() or 0
+    started = time.monotonic()
+    with Progress(transient=True) as bar:
+        task = bar.add_task("projecting", total=head * len(views))
+        while True:
+            positions = [view.max_tracking_id(runtime.ledger.name) or 0 for view in views.values()]  # type: ignore[attr-defined]
+            bar.update(task, completed=sum(positions))
+            if min(positions) >= head:
+                return time.monotonic() - started
+            time.sleep(0.5)
+
+
+def bench_primary_key(url: str, codes: list[str], clients: int, seconds: float) -> float:
+    counts = [0] * clients
+    deadline = time.monotonic() + seconds
+
+    def work(index: int) -> None:
+        rng = random.Random(index)
+        with psycopg.connect(url, autocommit=True) as connection:
+            while time.monotonic() < deadline:
+                connection.execute(
+                    "SELECT * FROM public_lookup WHERE code = %s",
+                    (rng.choice(codes),),
+                    prepare=True,
+                ).fetchone()
+                counts[index] += 1
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / seconds
+
+
+WRK_LOOKUP = r"""
+codes = {CODES}
+function request()
+  local code = codes[math.random(#codes)]
+  return wrk.format("GET", "/v1/public/dossiers/" .. code, {["X-Lookup-Secret"]="SECRET"})
+end
+errors = 0
+function response(status, headers, body)
+  if status ~= 200 then errors = errors + 1 end
+end
+threads = {}
+function setup(thread) table.insert(threads, thread) end
+function done(summary, latency, requests)
+  local failed = 0
+  for _, thread in ipairs(threads) do failed = failed + thread:get("errors") end
+  io.write(string.format("RESULT requests=%d errors=%d seconds=%f p50_ms=%f p99_ms=%f\n",
+    summary.requests, failed, summary.duration / 1e6,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+"""
+
+
+def bench_public_lookup(
+    base: str, codes: list[str], clients: int, seconds: float
+) -> dict[str, float]:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    sample = random.Random(1).sample(codes, min(2000, len(codes)))
+    script = WRK_LOOKUP.replace("CODES", ", ".join(f'"{c}"' for c in sample)).replace(
+        "SECRET", SECRET
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
+        file.write(script)
+    finished = subprocess.run(
+        [wrk, "-t2", f"-c{clients}", f"-d{int(seconds)}s", "-s", file.name, base],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    os.unlink(file.name)
+    line = next((x for x in finished.stdout.splitlines() if x.startswith("RESULT")), None)
+    if line is None:
+        raise SystemExit(f"wrk failed: {finished.stdout}\n{finished.stderr}")
+    fields = {k: float(v) for k, v in (item.split("=") for item in line.split()[1:])}
+    ok = fields["requests"] - fields["errors"]
+    return {
+        "rate": ok / fields["seconds"],
+        "p50": fields["p50_ms"],
+        "p99": fields["p99_ms"],
+        "errors": fields["errors"],
+    }
+
+
+def bench_replay(runtime: Runtime) -> float:
+    code = DossierCode.parse("000.00.31.H56-251201-9999999")
+    received = START
+    batch = [
+        command(
+            str(code),
+            1,
+            EventType.RECEIVED,
+            received,
+            ReceivedData("1.001757", Channel.ONLINE, "d" * 64),
+        )
+    ]
+    batch += [
+        command(
+            str(code),
+            n,
+            EventType.ANNOTATED,
+            received + timedelta(minutes=n),
+            AnnotatedData(f"note {n}"),
+        )
+        for n in range(2, 51)
+    ]
+    runtime.writer.append(batch)
+    timings = []
+    for _ in range(50):
+        started = time.perf_counter()
+        dossier = replay(history(runtime.ledger, code))
+        timings.append(time.perf_counter() - started)
+        assert dossier is not None and dossier.version == 50
+    return statistics.median(timings) * 1000
+
+
+def bench_report(runtime: Runtime, read_models: object) -> float:
+    timings = []
+    for agency in AGENCIES * 7:
+        started = time.perf_counter()
+        timeliness_report(
+            read_models.timeliness,  # type: ignore[attr-defined]
+            read_models.dossier_status,  # type: ignore[attr-defined]
+            agency=agency,
+            first_day=date(2025, 12, 1),
+            last_day=date(2026, 11, 30),
+            now=datetime.now(UTC),
+            calendar=runtime.rules.calendar,
+        )
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=1_000_000, help="events in the ledger")
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--database-url", help="a PostgreSQL superuser URL (default: embedded)")
+    args = parser.parse_args()
+
+    with BenchDatabase(args.database_url, "queries") as bench_db:
+        migrate(bench_db.url, "ledger_app")
+        settings = Settings(
+            database_url=bench_db.url, data_dir=bench_db.data_dir, writer_batch_events=3000
+        )
+        runtime = Runtime.start(settings)
+        read_models = open_read_models(runtime.database)
+        runners = start_projections(runtime.database, runtime.rules)
+        try:
+            started = time.monotonic()
+            codes = load(runtime, args.events)
+            load_seconds = time.monotonic() - started
+            project_seconds = wait_for_projections(runtime, read_models.by_name())
+            replay_ms = bench_replay(runtime)
+            report_ms = bench_report(runtime, read_models)
+        finally:
+            for runner in runners:
+                runner.stop()
+        pk_rate = bench_primary_key(bench_db.url, codes, args.clients, args.seconds)
+        os.environ["LEDGER_PUBLIC_RATE_LIMIT_PER_MINUTE"] = "100000000"
+        server = start_server(bench_db.url, bench_db.data_dir, args.port, 1)
+        try:
+            lookup = bench_public_lookup(
+                f"http://127.0.0.1:{args.port}", codes, args.clients, args.seconds
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            read_models.close()
+            runtime.close()
+    events = len(codes) * 3
+    print(
+        f"PostgreSQL {bench_db.server_version}; {events:,} events "
+        f"(appended in {load_seconds:.0f} s, projected in {project_seconds:.0f} s after that)"
+    )
+    print_table([
+        ("bare psycopg SELECT by primary key, 32 threads", f"{pk_rate:,.0f} /s", ""),
+        ("public lookup over HTTP, 32 clients", f"{lookup['rate']:,.0f} /s",
+         f"p50 {lookup['p50']:.1f} ms, p99 {lookup['p99']:.1f} ms, errors {lookup['errors']:.0f}"),
+        ("replay a dossier of 50 events (median)", f"{replay_ms:.2f} ms", ""),
+        (f"on-time report over {events:,} events (median)", f"{report_ms:.1f} ms", "target < 200 ms"),
+    ])  # fmt: skip
+    print(f"public lookup / bare SELECT = {lookup['rate'] / pk_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()
