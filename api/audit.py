@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar import Controller, Request, Response, get
-from litestar.params import Parameter
+from litestar.params import FromPath, QueryParameter
 
 from api.auth import require, runtime_of
 from api.problems import ProblemError
@@ -39,6 +39,7 @@ from application.transparency.proofs import (
     signed_checkpoint,
 )
 from domain.code import DossierCode
+from domain.errors import InvalidDossierCode
 from projections.audit_log import AUDIT_LOG, AuditLogView
 
 TEXT = "text/plain; charset=utf-8"
@@ -99,6 +100,13 @@ def problem(error: AuditLogError, size_fields: Callable[[int | None], str | None
     return ProblemError(status, rule, str(error), field=field, headers=headers)
 
 
+def parse_code(code: str) -> DossierCode:
+    try:
+        return DossierCode.parse(code)
+    except InvalidDossierCode as error:
+        raise ProblemError(422, error.rule, str(error), field="code") from None
+
+
 def _latest_note(log: AuditLog) -> str:
     with log.reading() as store:
         return signed_checkpoint(store).note
@@ -143,11 +151,13 @@ class AuditController(Controller):
     async def inclusion(
         self,
         request: Request[Any, Any, Any],
-        code: str = Parameter(description="the dossier code"),
-        version: int = Parameter(ge=1, description="the event's version in its dossier"),
-        tree_size: int | None = Parameter(default=None, ge=1, description="a checkpoint's size"),
+        code: Annotated[str, QueryParameter(description="the dossier code")],
+        version: Annotated[int, QueryParameter(ge=1, description="the event's version")],
+        tree_size: Annotated[
+            int | None, QueryParameter(ge=1, description="a checkpoint's size")
+        ] = None,
     ) -> InclusionProofOut:
-        dossier_code = DossierCode.parse(code)
+        dossier_code = parse_code(code)
         proof = await answer(
             request, lambda log: prove_inclusion(log, dossier_code, version, tree_size)
         )
@@ -167,8 +177,8 @@ class AuditController(Controller):
     async def consistency(
         self,
         request: Request[Any, Any, Any],
-        from_: int = Parameter(query="from", ge=0, description="the older checkpoint's size"),
-        to: int = Parameter(ge=1, description="the newer checkpoint's size"),
+        from_: Annotated[int, QueryParameter(name="from", ge=0, description="the older size")],
+        to: Annotated[int, QueryParameter(ge=1, description="the newer checkpoint's size")],
     ) -> ConsistencyProofDocument:
         hashes = await answer(
             request,
@@ -191,8 +201,8 @@ class DossierExportController(Controller):
         description="The events included in the latest signed checkpoint, each with its stored"
         " bytes, its leaf index and its inclusion proof; see docs/audit.md.",
     )
-    async def export(self, request: Request[Any, Any, Any], code: str) -> Response[bytes]:
-        dossier_code = DossierCode.parse(code)
+    async def export(self, request: Request[Any, Any, Any], code: FromPath[str]) -> Response[bytes]:
+        dossier_code = parse_code(code)
         bundle = await answer(request, lambda log: export_bundle(log, dossier_code))
         return Response(
             encode_bundle(bundle),
