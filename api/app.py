@@ -89,7 +89,7 @@ def create_app(
             Router(
                 path="/",
                 route_handlers=[PublicController],
-                middleware=[public_rate_limit(settings.public_rate_limit_per_minute).middleware],
+                middleware=public_rate_limit(settings.public_rate_limit_per_minute),
             ),
             MetricsController,
         ],

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Controller, Request, get
+from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, HeaderParameter
 
@@ -21,9 +22,14 @@ from projections.registry import ReadModels
 NOT_FOUND = "no dossier with this code and lookup secret"
 
 
-def public_rate_limit(per_minute: int) -> RateLimitConfig:
-    """Per client address: dossier codes are sequential, and secrets must not be guessable."""
-    return RateLimitConfig(rate_limit=("minute", per_minute))
+def public_rate_limit(per_minute: int) -> list[DefineMiddleware]:
+    """Per client address: dossier codes are sequential, and secrets must not be guessable.
+
+    0 turns the limit off (a reverse proxy in front limits rates itself).
+    """
+    if per_minute == 0:
+        return []
+    return [RateLimitConfig(rate_limit=("minute", per_minute)).middleware]
 
 
 def not_found() -> ProblemError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -56,53 +56,17 @@ class Settings:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every LEDGER_ variable; SettingsError names the one that is wrong."""
         env = os.environ if environ is None else environ
-
-        def get(name: str) -> str | None:
-            value = env.get(PREFIX + name)
-            return value if value else None
-
-        settings = cls()
         changes: dict[str, object] = {}
-        if url := get("DATABASE_URL"):
-            changes["database_url"] = url
-        if data_dir := get("DATA_DIR"):
-            changes["data_dir"] = Path(data_dir).expanduser()
-        if role := get("APP_ROLE"):
-            changes["app_role"] = role
-        for name, attribute in (
-            ("PROCEDURES_FILE", "procedures_file"),
-            ("CALENDAR_FILE", "calendar_file"),
-            ("SIGNING_KEY", "signing_key"),
-        ):
-            if value := get(name):
-                changes[attribute] = Path(value).expanduser()
-        if policy := get("SUPPLEMENT_POLICY"):
-            try:
-                changes["supplement_policy"] = SupplementPolicy(policy)
-            except ValueError:
-                choices = ", ".join(p.value for p in SupplementPolicy)
-                msg = f"{PREFIX}SUPPLEMENT_POLICY must be one of {choices}, not {policy!r}"
-                raise SettingsError(msg) from None
-        if origin := get("LOG_ORIGIN"):
-            changes["log_origin"] = origin
-        for name, attribute in (
-            ("POOL_SIZE", "pool_size"),
-            ("BATCH_LIMIT", "batch_limit"),
-            ("MAX_BODY_BYTES", "max_body_bytes"),
-            ("WRITER_BATCH_EVENTS", "writer_batch_events"),
-            ("CHECKPOINT_EVERY_EVENTS", "checkpoint_every_events"),
-            ("PUBLIC_RATE_LIMIT_PER_MINUTE", "public_rate_limit_per_minute"),
-        ):
-            if (value := get(name)) is not None:
-                changes[attribute] = _positive_int(name, value)
-        if (seconds := get("CHECKPOINT_EVERY_SECONDS")) is not None:
-            try:
-                changes["checkpoint_every_seconds"] = float(seconds)
-            except ValueError:
-                msg = f"{PREFIX}CHECKPOINT_EVERY_SECONDS must be a number, not {seconds!r}"
-                raise SettingsError(msg) from None
-        return replace(settings, **changes)  # type: ignore[arg-type]
+        for name, (attribute, parse) in _VARIABLES.items():
+            value = env.get(PREFIX + name)
+            if value:
+                try:
+                    changes[attribute] = parse(value)
+                except ValueError as error:
+                    raise SettingsError(f"{PREFIX}{name}: {error}") from None
+        return replace(cls(), **changes)  # type: ignore[arg-type]
 
     @property
     def embedded(self) -> bool:
@@ -122,12 +86,61 @@ class Settings:
         return self.data_dir / "lookup-pepper.key"
 
 
-def _positive_int(name: str, value: str) -> int:
+def _path(value: str) -> Path:
+    return Path(value).expanduser()
+
+
+def _positive_int(value: str) -> int:
     try:
         number = int(value)
     except ValueError:
         number = 0
     if number <= 0:
-        msg = f"{PREFIX}{name} must be a positive integer, not {value!r}"
-        raise SettingsError(msg)
+        msg = f"must be a positive integer, not {value!r}"
+        raise ValueError(msg)
     return number
+
+
+def _rate_limit(value: str) -> int:
+    """Requests a minute per client; 0 turns the limit off (a reverse proxy limits rates)."""
+    return 0 if value.strip() == "0" else _positive_int(value)
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if seconds <= 0:
+        msg = f"must be a positive number of seconds, not {value!r}"
+        raise ValueError(msg)
+    return seconds
+
+
+def _policy(value: str) -> SupplementPolicy:
+    try:
+        return SupplementPolicy(value)
+    except ValueError:
+        choices = ", ".join(p.value for p in SupplementPolicy)
+        msg = f"must be one of {choices}, not {value!r}"
+        raise ValueError(msg) from None
+
+
+_VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
+    "DATABASE_URL": ("database_url", str),
+    "DATA_DIR": ("data_dir", _path),
+    "APP_ROLE": ("app_role", str),
+    "PROCEDURES_FILE": ("procedures_file", _path),
+    "CALENDAR_FILE": ("calendar_file", _path),
+    "SIGNING_KEY": ("signing_key", _path),
+    "SUPPLEMENT_POLICY": ("supplement_policy", _policy),
+    "LOG_ORIGIN": ("log_origin", str),
+    "POOL_SIZE": ("pool_size", _positive_int),
+    "BATCH_LIMIT": ("batch_limit", _positive_int),
+    "MAX_BODY_BYTES": ("max_body_bytes", _positive_int),
+    "WRITER_BATCH_EVENTS": ("writer_batch_events", _positive_int),
+    "CHECKPOINT_EVERY_EVENTS": ("checkpoint_every_events", _positive_int),
+    "CHECKPOINT_EVERY_SECONDS": ("checkpoint_every_seconds", _seconds),
+    "PUBLIC_RATE_LIMIT_PER_MINUTE": ("public_rate_limit_per_minute", _rate_limit),
+}
+"""Each LEDGER_ variable: the setting it fills and how its text is read."""

@@ -1,0 +1,49 @@
+"""Settings come from LEDGER_ variables, and a wrong one is named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from application.settings import Settings, SettingsError
+from domain.commands import SupplementPolicy
+
+
+def test_unset_variables_give_the_embedded_defaults() -> None:
+    settings = Settings.from_environ({})
+    assert settings.embedded and settings.database_url is None
+    assert settings.supplement_policy is SupplementPolicy.RESTART
+    assert settings.signing_key_path == settings.data_dir / "signing.key"
+
+
+def test_variables_fill_their_settings() -> None:
+    settings = Settings.from_environ(
+        {
+            "LEDGER_DATABASE_URL": "postgresql://u:p@db/ledger",
+            "LEDGER_DATA_DIR": "/srv/ledger",
+            "LEDGER_SUPPLEMENT_POLICY": "extend",
+            "LEDGER_BATCH_LIMIT": "250",
+            "LEDGER_PUBLIC_RATE_LIMIT_PER_MINUTE": "0",
+            "OTHER": "ignored",
+        }
+    )
+    assert settings.database_url == "postgresql://u:p@db/ledger" and not settings.embedded
+    assert settings.data_dir == Path("/srv/ledger")
+    assert settings.supplement_policy is SupplementPolicy.EXTEND
+    assert settings.batch_limit == 250
+    assert settings.public_rate_limit_per_minute == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LEDGER_SUPPLEMENT_POLICY", "pause"),
+        ("LEDGER_BATCH_LIMIT", "-1"),
+        ("LEDGER_POOL_SIZE", "many"),
+        ("LEDGER_CHECKPOINT_EVERY_SECONDS", "soon"),
+    ],
+)
+def test_a_wrong_value_is_refused_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_environ({name: value})
