@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,6 +68,9 @@ def serve(host: str, port: int, projections: bool, workers: int) -> None:
     from api.app import create_app  # noqa: PLC0415
 
     settings = load_settings()
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again: make that an
+    # ordinary exit, so the embedded PostgreSQL is stopped by its exit handler.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if projections and workers > 1:
         fail("--projections runs in one process: use --workers 1, or run `ledger project`", 2)
     if settings.embedded:
