@@ -143,7 +143,11 @@ class LogStore:
 
     def append_stored_events(self, after: int, until: int) -> int:
         """Log the rows of the events table with notification ids in (after, until], exactly as
-        stored, after the current leaves. Returns how many leaves were appended."""
+        stored, after the current leaves. Returns how many leaves were appended.
+
+        Every row up to `until` is committed already (rows commit in notification order), so
+        the rows hashed and the rows indexed, by two statements, are the same rows.
+        """
         rows = self.cursor.execute(
             SQL(
                 "SELECT originator_id, originator_version, topic, state, notification_id"
@@ -167,15 +171,14 @@ class LogStore:
         self.cursor.execute(
             SQL(
                 "INSERT INTO {} (leaf_index, originator_id, originator_version, notification_id)"
-                " SELECT * FROM unnest(%b::bigint[], %b::uuid[], %b::bigint[], %b::bigint[])"
-            ).format(self.tables.leaves),
-            (
-                list(range(size, size + len(rows))),
-                [row["originator_id"] for row in rows],
-                [row["originator_version"] for row in rows],
-                [row["notification_id"] for row in rows],
-            ),
+                " SELECT %s + row_number() OVER (ORDER BY notification_id) - 1, originator_id,"
+                " originator_version, notification_id FROM {}"
+                " WHERE notification_id > %s AND notification_id <= %s"
+            ).format(self.tables.leaves, self.tables.events),
+            (size, after, until),
         )
+        if self.cursor.rowcount != len(rows):
+            raise RuntimeError(f"rows ({after}, {until}] changed while they were being logged")
         self._insert_subtrees(subtrees)
         return len(rows)
 
