@@ -68,7 +68,10 @@ def history_event(entry: HistoryEntry) -> HistoryEventOut:
     )
 
 
-def dossier_out(dossier: Dossier, now: datetime, calendar: Any) -> DossierOut:
+def dossier_out(
+    dossier: Dossier | DossierStatusRow, now: datetime, calendar: WorkCalendar
+) -> DossierOut:
+    """The inspector's view of a dossier, replayed (an aggregate) or read (a read-model row)."""
     timeliness = dossier.timeliness(now, calendar)
     return DossierOut(
         code=str(dossier.code),
@@ -178,25 +181,6 @@ LIST_COLUMNS = (
 )  # fmt: skip
 
 
-def row_out(row: DossierStatusRow, now: datetime, calendar: WorkCalendar) -> DossierOut:
-    timeliness = row.timeliness(now, calendar)
-    return DossierOut(
-        code=row.code,
-        procedure=row.procedure_code,
-        agency=row.agency,
-        channel=None if row.channel is None else row.channel.value,
-        status=status_out(row.status),
-        received_at=shown(row.received_at),
-        due_at=shown(row.due_at),
-        original_due_at=shown(row.original_due_at),
-        resolved_at=shown(row.resolved_at),
-        returned_at=shown(row.returned_at),
-        supplement_requests=row.supplement_requests,
-        timeliness=None if timeliness is None else timeliness.value,
-        version=row.version,
-    )
-
-
 def csv_response(
     header: Sequence[str], rows: Iterable[Sequence[object]], name: str
 ) -> Response[str]:
@@ -268,7 +252,7 @@ class DossierListController(Controller):
             after=after,
             limit=limit,
         )
-        items = [row_out(row, now, runtime.rules.calendar) for row in page.rows]
+        items = [dossier_out(row, now, runtime.rules.calendar) for row in page.rows]
         if format == "csv":
             rows = ([_csv_cell(getattr(item, column)) for column in LIST_COLUMNS] for item in items)
             return csv_response(LIST_COLUMNS, rows, "dossiers")
