@@ -173,6 +173,27 @@ def test_an_untouched_ledger_passes_the_check(
     assert output.startswith("OK: ")
 
 
+def test_an_untouched_history_exports_and_verifies_with_the_command_line(
+    dossiers: list[Dossier],
+    old_checkpoint: StoredCheckpoint,
+    env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    code, vkey = run(["audit", "public-key"], env)
+    assert code == 0 and vkey.strip() == old_checkpoint.verifier_key
+    (tmp_path / "ledger.vkey").write_text(vkey)
+    bundle = tmp_path / "bundle.json"
+    code, _ = run(["export", str(dossiers[0].code), "-o", str(bundle)], env)
+    assert code == 0
+
+    code, output = run(["verify", str(bundle), "--public-key", str(tmp_path / "ledger.vkey")], {})
+
+    assert code == 0
+    assert output.startswith(
+        f"OK: {dossiers[0].code}: versions 1 to {dossiers[0].versions} are, byte for byte,"
+    )
+
+
 def test_the_check_names_every_event_changed_deleted_or_inserted_in_the_database(
     tampered: dict[str, tuple[Dossier, int]], env: dict[str, str]
 ) -> None:
