@@ -32,6 +32,7 @@ from application.transparency.note import (
 
 _log = logging.getLogger(__name__)
 
+MIN_POLL_SECONDS = 0.05
 MAX_POLL_SECONDS = 0.5
 
 
@@ -90,8 +91,7 @@ class Checkpointer:
             if last is not None and last.tree_size == size:
                 return last
             note = sign_checkpoint(self.signer, Checkpoint(self.signer.name, size, root))
-            signed = StoredCheckpoint(size, root, note, self.signer.verifier().vkey())
-            store.add_checkpoint(signed)
+            signed = store.add_checkpoint(size, root, note, self.signer.verifier().vkey())
         _log.info("signed the checkpoint of the audit log at tree size %d", size)
         return signed
 
@@ -175,7 +175,7 @@ class CheckpointSchedule:
             self.on_stop()
 
     def _run(self) -> None:
-        poll = min(MAX_POLL_SECONDS, self.every_seconds)
+        poll = max(MIN_POLL_SECONDS, min(MAX_POLL_SECONDS, self.every_seconds))
         while not self._stopping.wait(poll):
             try:
                 self.step()

@@ -257,13 +257,18 @@ class LogStore:
         )
         return [StoredCheckpoint(**row) for row in self.cursor.execute(query, params).fetchall()]
 
-    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
-        self.cursor.execute(
+    def add_checkpoint(
+        self, tree_size: int, root_hash: bytes, note: str, verifier_key: str
+    ) -> StoredCheckpoint:
+        row = self.cursor.execute(
             SQL(
                 "INSERT INTO {} (tree_size, root_hash, note, verifier_key) VALUES (%s, %s, %s, %s)"
+                " RETURNING tree_size, root_hash, note, verifier_key, signed_at"
             ).format(self.tables.checkpoints),
-            (checkpoint.tree_size, checkpoint.root_hash, checkpoint.note, checkpoint.verifier_key),
-        )
+            (tree_size, root_hash, note, verifier_key),
+        ).fetchone()
+        assert row is not None
+        return StoredCheckpoint(**row)
 
     def lock_checkpoints(self) -> None:
         """Until the transaction ends, no other checkpointer reads the last checkpoint or adds

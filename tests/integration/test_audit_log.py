@@ -4,6 +4,7 @@ database verify, and checkpoints are signed on schedule, never contradicting one
 
 from __future__ import annotations
 
+import itertools
 import stat
 import time
 from collections.abc import Iterator
@@ -11,8 +12,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from eventsourcing.persistence import StoredEvent, Tracking
+from hypothesis import strategies as st
+from psycopg.sql import SQL
 
 from application.bootstrap import Database, open_ledger
 from application.ledger import APPLICATION_NAME, DossierLedger
@@ -25,6 +29,7 @@ from application.transparency.checkpoints import (
     witness_path,
 )
 from application.transparency.leaf import leaf_bytes
+from application.transparency.log import AuditTables, LogStore
 from application.transparency.merkle import (
     MemoryHashStore,
     consistency_proof,
@@ -48,14 +53,17 @@ from application.transparency.verify import verify_bundle, verify_checkpoint_con
 from domain.calendar import WorkCalendar
 from domain.code import DossierCode
 from projections.audit_log import (
+    AUDIT_LOG,
     AuditLogProjection,
     AuditLogView,
     catch_up_audit_log,
     open_audit_log,
     start_checkpointing,
 )
+from projections.rebuild import rebuild
+from projections.registry import READ_MODELS, ReadModel
 from projections.view import Page
-from tests.integration.test_projections import append, random_histories
+from tests.integration.test_projections import RULES, append, random_histories
 
 # --- Fixtures -------------------------------------------------------------------------------
 
@@ -299,3 +307,56 @@ def test_an_export_leaves_out_events_logged_after_the_checkpoint(
     with pytest.raises(NotInCheckpoint):
         export_bundle(view.log, fresh[0].code)
     assert export_bundle(view.log, code).events
+
+
+# --- Paging and rebuilding ------------------------------------------------------------------
+
+_example_tables = itertools.count()
+
+
+@hypothesis.settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture],
+)
+@hypothesis.given(pages=st.lists(st.integers(min_value=1, max_value=400), min_size=1))
+def test_the_tree_is_the_same_however_the_events_are_paged(
+    ledger: DossierLedger, view: AuditLogView, head: int, pages: list[int]
+) -> None:
+    rows = stored_rows(ledger)
+    last = rows[-1]["notification_id"]
+    tables = AuditTables(view.datastore.schema, f"audit_paged_{next(_example_tables)}")
+    ends = list(itertools.accumulate(pages, initial=0))
+    with view.datastore.transaction(commit=True) as cursor:
+        for statement in tables.create_statements():
+            cursor.execute(statement)
+        store = LogStore(cursor, tables)
+        for after, until in itertools.pairwise([*(end for end in ends if end < last), last]):
+            store.append_stored_events(after, until)
+        size = store.tree_size()
+        assert size == len(rows)
+        assert store.root_hash(size) == root_hash(memory_tree(rows), size)
+        cursor.execute(
+            SQL("DROP TABLE {}, {}").format(tables.leaves, tables.subtrees)  # the example's own
+        )
+
+
+def test_a_rebuilt_audit_log_has_the_same_tree_and_checkpoints_go_on(
+    database: Database,
+    view: AuditLogView,
+    checkpointer: Checkpointer,
+    monkeypatch: pytest.MonkeyPatch,
+    head: int,
+) -> None:
+    before = checkpointer.checkpoint()
+    assert before is not None
+    monkeypatch.setitem(
+        READ_MODELS,  # type: ignore[arg-type]
+        AUDIT_LOG,
+        ReadModel(AUDIT_LOG, AuditLogView, AuditLogProjection),
+    )
+    rebuilt = rebuild(database, RULES, AUDIT_LOG, page_size=500)
+    assert rebuilt.position >= head
+    with view.log.reading() as store:
+        assert store.root_hash(before.tree_size) == before.root_hash
+    assert checkpointer.checkpoint() == before
