@@ -104,10 +104,11 @@ def head(database: Database, ledger: DossierLedger, view: AuditLogView) -> int:
 
 def stored_rows(ledger: DossierLedger) -> list[dict[str, Any]]:
     with ledger.recorder.datastore.get_connection() as connection:  # type: ignore[attr-defined]
-        return connection.execute(
+        rows: list[dict[str, Any]] = connection.execute(
             "SELECT originator_id, originator_version, topic, state, notification_id"
             " FROM ledger_events ORDER BY notification_id"
         ).fetchall()
+    return rows
 
 
 def memory_tree(rows: list[dict[str, Any]]) -> MemoryHashStore:
@@ -351,7 +352,7 @@ def test_a_rebuilt_audit_log_has_the_same_tree_and_checkpoints_go_on(
     before = checkpointer.checkpoint()
     assert before is not None
     monkeypatch.setitem(
-        READ_MODELS,  # type: ignore[arg-type]
+        READ_MODELS,
         AUDIT_LOG,
         ReadModel(AUDIT_LOG, AuditLogView, AuditLogProjection),
     )
