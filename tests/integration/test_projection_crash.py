@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import psycopg
@@ -51,7 +51,7 @@ def ledger(database: Database) -> Iterator[DossierLedger]:
 
 def query(database: Database, statement: str) -> list[dict[str, Any]]:
     with psycopg.connect(database.url, row_factory=dict_row) as connection:
-        return connection.execute(statement).fetchall()  # type: ignore[arg-type]
+        return connection.execute(statement).fetchall()
 
 
 def positions(database: Database) -> dict[str, int]:
@@ -86,7 +86,7 @@ def expected_counters(ledger: DossierLedger, ids: list[UUID]) -> Counter[tuple[A
         waited = timedelta()
         for event in ledger.events.get(dossier_id):
             before = None if dossier is None else dossier.status
-            dossier = event.mutate(dossier)  # type: ignore[arg-type]
+            dossier = cast(Dossier.Event, event).mutate(dossier)
             assert dossier is not None
 
             def at(instant: Any, counter: str, dossier: Dossier = dossier) -> tuple[Any, ...]:

@@ -256,7 +256,7 @@ def report(models: ReadModels, **scope: str) -> TimelinessReport:
         last_day=LAST_DAY,
         now=NOW,
         calendar=CALENDAR,
-        **scope,  # type: ignore[arg-type]
+        **scope,
     )
 
 
