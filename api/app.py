@@ -15,6 +15,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.response import Response
 
+from api.audit import AuditController, DossierExportController
 from api.ingest import IngestController
 from api.inspectors import DossierListController, InspectorController, ReportController
 from api.metrics import LedgerCollector
@@ -23,6 +24,7 @@ from api.public import PublicController, public_rate_limit
 from api.schemas import HealthOut
 from application.runtime import Runtime
 from application.settings import Settings
+from projections.audit_log import start_checkpointing
 from projections.registry import open_read_models, start_projections
 
 _log = logging.getLogger(__name__)
@@ -56,9 +58,12 @@ def create_app(
         started = runtime or await asyncio.to_thread(Runtime.start, settings)
         read_models = await asyncio.to_thread(open_read_models, started.database)
         started.views.update(read_models.by_name())
-        runners = []
+        background: list[Any] = []
         if run_projections:
-            runners = await asyncio.to_thread(start_projections, started.database, started.rules)
+            background = await asyncio.to_thread(start_projections, started.database, started.rules)
+            background.append(
+                await asyncio.to_thread(start_checkpointing, started.database, started.settings)
+            )
         app.state.runtime = started
         app.state.read_models = read_models
         collector = LedgerCollector(started)
@@ -67,8 +72,8 @@ def create_app(
             yield
         finally:
             collector.unregister()
-            for runner in runners:
-                await asyncio.to_thread(runner.stop)
+            for task in reversed(background):
+                await asyncio.to_thread(task.stop)
             read_models.close()
             if owned:
                 await asyncio.to_thread(started.close)
@@ -85,6 +90,8 @@ def create_app(
             IngestController,
             InspectorController,
             DossierListController,
+            AuditController,
+            DossierExportController,
             ReportController,
             Router(
                 path="/",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from api.cli import CONTEXT, fail, load_settings
+from api.cli_common import CONTEXT, fail, load_settings
 
 if TYPE_CHECKING:
     from application.bootstrap import Database

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from api.cli import CONTEXT, fail, load_settings
+from api.cli_common import CONTEXT, fail, load_settings
 from projections.names import ALL, DEFAULT_PAGE_SIZE
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def project(verbose: bool, batch: int) -> None:
     from projections.registry import open_read_models  # noqa: PLC0415
     from projections.supervisor import Supervisor  # noqa: PLC0415
 
-    database, _rules = _prepare()
+    database, _rules = _prepare()  # a broken rules file fails here, not in every worker
     models = open_read_models(database, pool_size=1)  # creates the tables before the workers
     ledger = open_ledger(database, pool_size=1)
     stopping = threading.Event()
