@@ -10,6 +10,7 @@ from eventsourcing.persistence import PersistenceError, TrackingRecorder
 
 from application.bootstrap import Database, open_ledger, prepare_database
 from application.catalogue import load_calendar, load_procedures
+from application.database import DatabaseUnavailable, database_head
 from application.keys import ApiKeys
 from application.ledger import DossierLedger
 from application.secrets import LookupSecrets
@@ -73,11 +74,13 @@ class Runtime:
     def health(self) -> HealthReport:
         """Head position and each projection's lag; `degraded` when the database is unreachable."""
         try:
-            head = self.ledger.recorder.max_notification_id() or 0
+            # A connection of its own with a short timeout: the pools wait and retry for longer
+            # than a health check should take to say that the database is gone.
+            head = database_head(self.database.url, self.database.app_role)
             positions = {
                 name: view.max_tracking_id(self.ledger.name) for name, view in self.views.items()
             }
-        except PersistenceError:
+        except (PersistenceError, DatabaseUnavailable):
             return HealthReport("degraded", "unavailable", None, {})
         projections = {
             name: {"position": position, "lag": head - (position or 0)}
