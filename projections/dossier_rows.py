@@ -152,10 +152,11 @@ DEFAULT_CACHE_SIZE = 50_000
 class DossierCache(Generic[T]):
     """What a view wrote last, per dossier, as its committed rows hold it (least recent out).
 
-    It saves loading and restoring rows a projector wrote itself, and is trusted only while
-    nothing else writes the read model: it belongs to the position its last page was committed
-    at, and is dropped when a page starts from another position (another runner, a rebuild's
-    swap) or when a page's transaction fails (its dossiers were advanced in memory).
+    It saves loading and restoring rows a projector wrote itself. It belongs to the position
+    its last page was committed at, and is dropped when a page starts from another position
+    (another runner wrote, a rebuild's tables were swapped in) or when a page's transaction
+    fails (its dossiers were advanced in memory). Rows at a position are a function of the
+    events up to it, so at its own position the cache agrees with the rows whoever wrote them.
     """
 
     def __init__(self, max_size: int = DEFAULT_CACHE_SIZE) -> None:

@@ -46,15 +46,15 @@ class Supervisor:
 
     def check(self) -> None:
         """Restart, after a short delay, any worker that exited."""
+        now = time.monotonic()
         for name, worker in list(self.workers.items()):
             code = worker.poll()
             if code is None:
                 continue
-            now = time.monotonic()
-            exited_at = self._exited_at.setdefault(name, now)
-            if exited_at == now:
-                _log.warning("projector %s exited with code %s; restarting", name, code)
-            if now - exited_at >= RESTART_DELAY_SECONDS:
+            if name not in self._exited_at:
+                _log.warning("projector %s exited with code %s; restarting it", name, code)
+                self._exited_at[name] = now
+            elif now - self._exited_at[name] >= RESTART_DELAY_SECONDS:
                 del self._exited_at[name]
                 self.restarts += 1
                 self._spawn(name)
