@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from application.database import (
+    admin_connection,
     create_app_role,
     make_events_append_only,
     start_embedded_server,
 )
 from application.ledger import DossierLedger, persistence_env
 from application.settings import Settings
+
+MIGRATION_LOCK = 7_401_190_318  # an advisory lock key of the ledger's own
 
 
 @dataclass(frozen=True)
@@ -34,11 +37,14 @@ def database_url(settings: Settings) -> str:
 
 
 def migrate(url: str, app_role: str) -> Database:
-    """Create the events table and its rules, as the URL's role. Safe to run at every start."""
-    create_app_role(url, app_role)
-    owner = DossierLedger(persistence_env(url, app_role=None, create_table=True, pool_size=1))
-    owner.close()
-    make_events_append_only(url, app_role)
+    """Create the events table and its rules, as the URL's role. Safe to run at every start,
+    and from many processes at once (API replicas, workers): they take turns."""
+    with admin_connection(url) as lock:
+        lock.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        create_app_role(url, app_role)
+        owner = DossierLedger(persistence_env(url, app_role=None, create_table=True, pool_size=1))
+        owner.close()
+        make_events_append_only(url, app_role)
     return Database(url=url, app_role=app_role)
 
 
