@@ -102,13 +102,14 @@ def rebuild(name: str, batch: int) -> None:
 
     The old tables keep serving reads until the swap, which is atomic.
     """
+    from rich.console import Console  # noqa: PLC0415
     from rich.progress import Progress  # noqa: PLC0415
 
     from projections.rebuild import RebuildInProgressError  # noqa: PLC0415
     from projections.rebuild import rebuild as rebuild_read_model  # noqa: PLC0415
 
     database, rules = _prepare()
-    with Progress(transient=True) as bar:
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task(f"rebuilding {name}", total=None)
 
         def progress(position: int, head: int) -> None:

@@ -3,11 +3,15 @@ classified like `classify`, a running projector, read-your-writes, lag, and rebu
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -501,3 +505,29 @@ def test_reads_keep_answering_during_a_rebuild_and_a_running_projector_stays_exa
         expected = expected_status_row(ledger, dossier_id)
         row = models.dossier_status.get(expected["code"])
         assert row is not None and vars(row) == expected
+
+
+def test_ledger_rebuild_rebuilds_and_says_so(
+    database: Database, ledger: DossierLedger, models: ReadModels, tmp_path: Path
+) -> None:
+    catch_up(TIMELINESS, database, ledger, page_size=500)  # events were added since
+    before = table_contents(database, "timeliness_counters", "agency, procedure_code, day")
+    environment = {
+        **os.environ,
+        "LEDGER_DATABASE_URL": database.url,
+        "LEDGER_DATA_DIR": str(tmp_path),
+    }
+    ledger_script = Path(sys.executable).parent / "ledger"
+
+    done = subprocess.run(
+        [ledger_script, "rebuild", TIMELINESS, "--batch", "300"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"rebuilt {TIMELINESS} from ")
+    assert table_contents(database, "timeliness_counters", "agency, procedure_code, day") == before
