@@ -13,7 +13,7 @@ Checkpoints are signed where this projection runs: `start_checkpointing` beside 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
 from eventsourcing.postgres import PostgresDatastore
 from psycopg import Cursor
@@ -26,11 +26,9 @@ from application.transparency.checkpoints import CheckpointSchedule, checkpointe
 from application.transparency.log import AuditLog, AuditTables, LogStore, StoredCheckpoint
 from domain.calendar import WorkCalendar
 from domain.dossier import Dossier
-from projections.names import DEFAULT_PAGE_SIZE
+from projections.names import AUDIT_LOG, DEFAULT_PAGE_SIZE
 from projections.runner import ProjectionRunner
 from projections.view import Page, PagedProjection, PagedView
-
-AUDIT_LOG: Final = "audit_log"
 
 
 class AuditLogView(PagedView):

@@ -8,8 +8,9 @@ from typing import Final
 DOSSIER_STATUS: Final = "dossier_status"
 PUBLIC_LOOKUP: Final = "public_lookup"
 TIMELINESS: Final = "timeliness"
+AUDIT_LOG: Final = "audit_log"
 
-ALL: Final = (DOSSIER_STATUS, PUBLIC_LOOKUP, TIMELINESS)
+ALL: Final = (DOSSIER_STATUS, PUBLIC_LOOKUP, TIMELINESS, AUDIT_LOG)
 
 DEFAULT_PAGE_SIZE: Final = 2000
 """Events a projector applies per transaction."""

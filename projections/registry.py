@@ -18,8 +18,16 @@ from eventsourcing.persistence import TrackingRecorder
 from application.bootstrap import Database, open_ledger
 from application.ledger import APPLICATION_NAME, open_view
 from domain.commands import Rules
+from projections.audit_log import AuditLogProjection, AuditLogView
 from projections.dossier_status import DossierStatusProjection, DossierStatusView
-from projections.names import ALL, DEFAULT_PAGE_SIZE, DOSSIER_STATUS, PUBLIC_LOOKUP, TIMELINESS
+from projections.names import (
+    ALL,
+    AUDIT_LOG,
+    DEFAULT_PAGE_SIZE,
+    DOSSIER_STATUS,
+    PUBLIC_LOOKUP,
+    TIMELINESS,
+)
 from projections.public_lookup import PublicLookupProjection, PublicLookupView
 from projections.runner import ProjectionRunner
 from projections.timeliness import TimelinessProjection, TimelinessView
@@ -40,6 +48,7 @@ READ_MODELS: Mapping[str, ReadModel] = {
     DOSSIER_STATUS: ReadModel(DOSSIER_STATUS, DossierStatusView, DossierStatusProjection),
     PUBLIC_LOOKUP: ReadModel(PUBLIC_LOOKUP, PublicLookupView, PublicLookupProjection),
     TIMELINESS: ReadModel(TIMELINESS, TimelinessView, TimelinessProjection),
+    AUDIT_LOG: ReadModel(AUDIT_LOG, AuditLogView, AuditLogProjection),
 }
 assert tuple(READ_MODELS) == ALL
 
@@ -62,12 +71,14 @@ class ReadModels:
     dossier_status: DossierStatusView
     public_lookup: PublicLookupView
     timeliness: TimelinessView
+    audit_log: AuditLogView
 
     def by_name(self) -> dict[str, PagedView]:
         return {
             DOSSIER_STATUS: self.dossier_status,
             PUBLIC_LOOKUP: self.public_lookup,
             TIMELINESS: self.timeliness,
+            AUDIT_LOG: self.audit_log,
         }
 
     def close(self) -> None:
@@ -81,6 +92,7 @@ def open_read_models(database: Database, *, pool_size: int = 4) -> ReadModels:
         dossier_status=views[DOSSIER_STATUS],  # type: ignore[arg-type]
         public_lookup=views[PUBLIC_LOOKUP],  # type: ignore[arg-type]
         timeliness=views[TIMELINESS],  # type: ignore[arg-type]
+        audit_log=views[AUDIT_LOG],  # type: ignore[arg-type]
     )
 
 

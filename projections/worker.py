@@ -18,8 +18,14 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import Protocol
 
-from projections.names import ALL, DEFAULT_PAGE_SIZE
+from projections.names import ALL, AUDIT_LOG, DEFAULT_PAGE_SIZE
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
 
 PR_SET_PDEATHSIG = 1
 PARENT_CHECK_SECONDS = 1.0
@@ -49,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from application.bootstrap import Database  # noqa: PLC0415 - after the parent check
     from application.runtime import load_rules  # noqa: PLC0415
     from application.settings import Settings  # noqa: PLC0415
+    from projections.audit_log import start_checkpointing  # noqa: PLC0415
     from projections.registry import start_projections  # noqa: PLC0415
 
     settings = Settings.from_environ()
@@ -62,9 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    runners = start_projections(
-        database, load_rules(settings), names=[args.name], page_size=args.batch
+    runners: list[Stoppable] = list(
+        start_projections(database, load_rules(settings), names=[args.name], page_size=args.batch)
     )
+    if args.name == AUDIT_LOG:
+        runners.append(start_checkpointing(database, settings))  # signs where the log grows
     try:
         while not stopping.wait(PARENT_CHECK_SECONDS):
             if args.parent is not None and os.getppid() != args.parent:

@@ -52,7 +52,7 @@ from domain.dossier import Dossier, record
 from domain.status import TRANSITIONS, EventType, Status
 from domain.timeliness import FINISHED_STATUSES, Timeliness, classify
 from projections.dossier_status import DossierFilter
-from projections.names import ALL, DOSSIER_STATUS, PUBLIC_LOOKUP, TIMELINESS
+from projections.names import ALL, AUDIT_LOG, DOSSIER_STATUS, PUBLIC_LOOKUP, TIMELINESS
 from projections.rebuild import rebuild
 from projections.registry import (
     READ_MODELS,
@@ -390,7 +390,7 @@ def test_a_running_projector_follows_new_events_and_stops_promptly(
         wait_until(models.by_name().values(), new_head, timeout=5)
         assert time.monotonic() - started < 2  # LISTEN wakes the runners
         assert lags(new_head, models.by_name()) == dict.fromkeys(ALL, 0)
-        assert [runner.position() for runner in runners] == [new_head] * 3
+        assert [runner.position() for runner in runners] == [new_head] * len(ALL)
     finally:
         started = time.monotonic()
         for runner in runners:
@@ -440,6 +440,11 @@ READ_MODEL_TABLES = {
         ("timeliness_dossiers", "id"),
         ("timeliness_counters", "agency, procedure_code, day"),
         ("timeliness_tracking", "application_name"),
+    ],
+    AUDIT_LOG: [
+        ("audit_log_leaves", "leaf_index"),
+        ("audit_log_subtrees", "level, index"),
+        ("audit_log_tracking", "application_name"),
     ],
 }
 
