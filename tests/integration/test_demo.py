@@ -1,0 +1,38 @@
+"""`ledger demo` loads a realistic year through the write path, covering the whole status table."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from application.bootstrap import Database
+from application.demo import load_demo
+from application.runtime import Runtime
+from application.settings import Settings
+from domain.status import EventType
+
+
+@pytest.fixture(scope="module")
+def runtime(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
+    data_dir: Path = tmp_path_factory.mktemp("demo")
+    started = Runtime.start(Settings(database_url=database.url, data_dir=data_dir))
+    yield started
+    started.close()
+
+
+def test_the_demo_covers_every_event_type_and_nothing_is_refused(runtime: Runtime) -> None:
+    report = load_demo(runtime, dossiers=600, seed=7)
+    assert report.dossiers == 600 and report.refused == 0
+    notifications = runtime.ledger.recorder.select_notifications(start=1, limit=100_000)
+    topics = Counter(notification.topic.rsplit(".", 1)[-1] for notification in notifications)
+    assert set(topics) == {event_type.value for event_type in EventType}
+    assert sum(topics.values()) == report.events
+
+
+def test_loading_again_once_does_nothing(runtime: Runtime) -> None:
+    before = runtime.ledger.recorder.max_notification_id()
+    assert load_demo(runtime, dossiers=600, seed=7).skipped
+    assert runtime.ledger.recorder.max_notification_id() == before
