@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from application.database import (
@@ -39,13 +41,21 @@ def database_url(settings: Settings) -> str:
 def migrate(url: str, app_role: str) -> Database:
     """Create the events table and its rules, as the URL's role. Safe to run at every start,
     and from many processes at once (API replicas, workers): they take turns."""
-    with admin_connection(url) as lock:
-        lock.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+    with schema_lock(url):
         create_app_role(url, app_role)
         owner = DossierLedger(persistence_env(url, app_role=None, create_table=True, pool_size=1))
         owner.close()
         make_events_append_only(url, app_role)
     return Database(url=url, app_role=app_role)
+
+
+@contextmanager
+def schema_lock(url: str) -> Iterator[None]:
+    """Hold the ledger's schema lock: processes that create tables at start take turns (two
+    CREATE TABLE IF NOT EXISTS of one table at once can still collide in PostgreSQL)."""
+    with admin_connection(url) as connection:
+        connection.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        yield
 
 
 def prepare_database(settings: Settings) -> Database:

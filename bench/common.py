@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import resource
+import shutil
+import subprocess
 import tempfile
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -70,6 +74,73 @@ class BenchDatabase:
         if self._server is not None:
             self._server.cleanup()
         self._tmp.cleanup()
+
+
+WRK_REPORT = r"""
+errors = 0
+threads = {}
+function setup(thread)
+  thread:set("tid", #threads + 1)
+  table.insert(threads, thread)
+end
+function response(status, headers, body)
+  if status ~= EXPECTED_STATUS then errors = errors + 1 end
+end
+function done(summary, latency, requests)
+  local failed = 0
+  for _, thread in ipairs(threads) do failed = failed + thread:get("errors") end
+  io.write(string.format("RESULT requests=%d errors=%d seconds=%f p50_ms=%f p99_ms=%f\n",
+    summary.requests, failed, summary.duration / 1e6,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+"""
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    ok: int  # answers with the expected status
+    errors: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    generator_cpu: float  # wrk's CPU time per second of run (1.0 = one core)
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds
+
+
+def run_wrk(
+    script: str, url: str, *, clients: int, seconds: float, expected_status: int
+) -> WrkResult:
+    """Run wrk (2 threads) with `script` (a `request` function) and its own bookkeeping."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is needed for the HTTP benchmarks: apt-get install wrk")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
+        file.write(script + WRK_REPORT.replace("EXPECTED_STATUS", str(expected_status)))
+    before = cpu_seconds(resource.RUSAGE_CHILDREN)
+    finished = subprocess.run(
+        [wrk, "-t2", f"-c{clients}", f"-d{int(seconds)}s", "-s", file.name, url],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    generator_cpu = cpu_seconds(resource.RUSAGE_CHILDREN) - before
+    os.unlink(file.name)
+    line = next((x for x in finished.stdout.splitlines() if x.startswith("RESULT")), None)
+    if finished.returncode != 0 or line is None:
+        raise SystemExit(f"wrk failed: {finished.stdout}\n{finished.stderr}")
+    fields = {key: float(value) for key, value in (item.split("=") for item in line.split()[1:])}
+    requests, errors = int(fields["requests"]), int(fields["errors"])
+    return WrkResult(
+        ok=requests - errors,
+        errors=errors,
+        seconds=fields["seconds"],
+        p50_ms=fields["p50_ms"],
+        p99_ms=fields["p99_ms"],
+        generator_cpu=generator_cpu / fields["seconds"],
+    )
 
 
 def print_table(rows: list[tuple[str, ...]]) -> None:

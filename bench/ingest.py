@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -37,7 +34,7 @@ from application.bootstrap import Database, migrate, open_ledger
 from application.keys import ApiKeys, Role
 from application.runtime import load_rules
 from application.settings import Settings
-from bench.common import BenchDatabase, cpu_seconds, print_table
+from bench.common import BenchDatabase, print_table, run_wrk
 from domain.code import DossierCode
 from domain.commands import Actor, Channel, EventCommand, ReceivedData
 from domain.dossier import record
@@ -167,12 +164,7 @@ def bench_naive_eventsourcing(
 
 
 WRK_SCRIPT = r"""
-counter, errors = 0, 0
-local threads = {}
-function setup(thread)
-  thread:set("tid", #threads + 1)
-  table.insert(threads, thread)
-end
+counter = 0
 function request()
   counter = counter + 1
   local day = string.format("2602%02d", 13 + tid)
@@ -180,54 +172,19 @@ function request()
   local body = string.format('{"event_id":"w%d-%d","type":"Received","occurred_at":"2026-02-%02dT10:00:00+07:00","actor":{"id":"cb-0042","role":"receiving_officer"},"data":{"procedure_code":"1.001757","channel":"in_person","lookup_secret":"7KQ4M2"}}', tid, counter, 13 + tid)
   return wrk.format("POST", "/v1/dossiers/" .. code .. "/events", HEADERS, body)
 end
-function response(status, headers, body)
-  if status ~= 201 then errors = errors + 1 end
-end
-function done(summary, latency, requests)
-  local failed = 0
-  for _, thread in ipairs(threads) do failed = failed + thread:get("errors") end
-  io.write(string.format("RESULT requests=%d errors=%d seconds=%f p50_ms=%f p99_ms=%f\n",
-    summary.requests, failed, summary.duration / 1e6,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
-end
 """
 
 
 def bench_http_single(base_url: str, token: str, clients: int, seconds: float) -> Figure:
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        raise SystemExit("wrk is needed for (b): apt-get install wrk")
     script = WRK_SCRIPT.replace("AGENCY", f'"{AGENCY}"').replace(
         "HEADERS", '{["Content-Type"]="application/json", ["Authorization"]="Bearer ' + token + '"}'
     )
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
-        file.write(script)
-    before = cpu_seconds(resource.RUSAGE_CHILDREN)
-    finished = subprocess.run(
-        [wrk, "-t2", f"-c{clients}", f"-d{int(seconds)}s", "-s", file.name, base_url],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    if finished.returncode != 0:
-        raise SystemExit(f"wrk failed: {finished.stdout}\n{finished.stderr}")
-    output = finished.stdout
-    generator_cpu = cpu_seconds(resource.RUSAGE_CHILDREN) - before
-    os.unlink(file.name)
-    line = next(line for line in output.splitlines() if line.startswith("RESULT"))
-    fields = dict(item.split("=") for item in line.split()[1:])
-    requests, errors = int(fields["requests"]), int(fields["errors"])
-    if errors:
-        print(f"warning: {errors} of {requests} single posts were not 201", file=sys.stderr)
-    print(
-        f"    single posts: p50 {float(fields['p50_ms']):.1f} ms, p99 {float(fields['p99_ms']):.1f} ms"
-    )
-    duration = float(fields["seconds"])
+    result = run_wrk(script, base_url, clients=clients, seconds=seconds, expected_status=201)
+    if result.errors:
+        print(f"warning: {result.errors} single posts were not 201", file=sys.stderr)
+    print(f"    single posts: p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms")
     return Figure(
-        "(b) HTTP single-event posts, 32 clients",
-        requests - errors,
-        duration,
-        generator_cpu / duration,
+        "(b) HTTP single-event posts, 32 clients", result.ok, result.seconds, result.generator_cpu
     )
 
 

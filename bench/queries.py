@@ -14,11 +14,8 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -34,7 +31,7 @@ from application.ledger import history, replay
 from application.runtime import Runtime
 from application.settings import Settings
 from application.writer import Submission
-from bench.common import BenchDatabase, print_table
+from bench.common import BenchDatabase, WrkResult, print_table, run_wrk
 from bench.ingest import start_server
 from domain.code import DossierCode
 from domain.commands import (
@@ -151,52 +148,14 @@ function request()
   local code = codes[math.random(#codes)]
   return wrk.format("GET", "/v1/public/dossiers/" .. code, {["X-Lookup-Secret"]="SECRET"})
 end
-errors = 0
-function response(status, headers, body)
-  if status ~= 200 then errors = errors + 1 end
-end
-threads = {}
-function setup(thread) table.insert(threads, thread) end
-function done(summary, latency, requests)
-  local failed = 0
-  for _, thread in ipairs(threads) do failed = failed + thread:get("errors") end
-  io.write(string.format("RESULT requests=%d errors=%d seconds=%f p50_ms=%f p99_ms=%f\n",
-    summary.requests, failed, summary.duration / 1e6,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
-end
 """
 
 
-def bench_public_lookup(
-    base: str, codes: list[str], clients: int, seconds: float
-) -> dict[str, float]:
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        raise SystemExit("wrk is needed: apt-get install wrk")
+def bench_public_lookup(base: str, codes: list[str], clients: int, seconds: float) -> WrkResult:
     sample = random.Random(1).sample(codes, min(2000, len(codes)))
-    script = WRK_LOOKUP.replace("CODES", ", ".join(f'"{c}"' for c in sample)).replace(
-        "SECRET", SECRET
-    )
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
-        file.write(script)
-    finished = subprocess.run(
-        [wrk, "-t2", f"-c{clients}", f"-d{int(seconds)}s", "-s", file.name, base],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
-    os.unlink(file.name)
-    line = next((x for x in finished.stdout.splitlines() if x.startswith("RESULT")), None)
-    if line is None:
-        raise SystemExit(f"wrk failed: {finished.stdout}\n{finished.stderr}")
-    fields = {k: float(v) for k, v in (item.split("=") for item in line.split()[1:])}
-    ok = fields["requests"] - fields["errors"]
-    return {
-        "rate": ok / fields["seconds"],
-        "p50": fields["p50_ms"],
-        "p99": fields["p99_ms"],
-        "errors": fields["errors"],
-    }
+    script = WRK_LOOKUP.replace("CODES", ", ".join(f'"{c}"' for c in sample))
+    script = script.replace("SECRET", SECRET)
+    return run_wrk(script, base, clients=clients, seconds=seconds, expected_status=200)
 
 
 def bench_replay(runtime: Runtime) -> float:
@@ -296,12 +255,12 @@ def main() -> None:
     )
     print_table([
         ("bare psycopg SELECT by primary key, 32 threads", f"{pk_rate:,.0f} /s", ""),
-        ("public lookup over HTTP, 32 clients", f"{lookup['rate']:,.0f} /s",
-         f"p50 {lookup['p50']:.1f} ms, p99 {lookup['p99']:.1f} ms, errors {lookup['errors']:.0f}"),
+        ("public lookup over HTTP, 32 clients", f"{lookup.rate:,.0f} /s",
+         f"p50 {lookup.p50_ms:.1f} ms, p99 {lookup.p99_ms:.1f} ms, errors {lookup.errors}"),
         ("replay a dossier of 50 events (median)", f"{replay_ms:.2f} ms", ""),
         (f"on-time report over {events:,} events (median)", f"{report_ms:.1f} ms", "target < 200 ms"),
     ])  # fmt: skip
-    print(f"public lookup / bare SELECT = {lookup['rate'] / pk_rate:.2f}")
+    print(f"public lookup / bare SELECT = {lookup.rate / pk_rate:.2f}")
 
 
 if __name__ == "__main__":

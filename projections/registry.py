@@ -15,7 +15,7 @@ from typing import Any
 
 from eventsourcing.persistence import TrackingRecorder
 
-from application.bootstrap import Database, open_ledger
+from application.bootstrap import Database, open_ledger, schema_lock
 from application.ledger import APPLICATION_NAME, open_view
 from domain.commands import Rules
 from projections.audit_log import AuditLogProjection, AuditLogView
@@ -61,7 +61,8 @@ def open_read_model_view(
     The tables are named after `tables` (a rebuild's new tables), by default after `name`.
     """
     view_class = READ_MODELS[name].view_class
-    return open_view(view_class, tables or name, database.ledger_env(pool_size))
+    with schema_lock(database.url):
+        return open_view(view_class, tables or name, database.ledger_env(pool_size))
 
 
 @dataclass(frozen=True)
