@@ -78,17 +78,6 @@ def serve(host: str, port: int, projections: bool, workers: int) -> None:
         )
 
 
-@contextmanager
-def running_ledger(*, run_projections: bool = False) -> Iterator[object]:
-    from application.runtime import Runtime  # noqa: PLC0415
-
-    runtime = Runtime.start(load_settings(), run_projections=run_projections)
-    try:
-        yield runtime
-    finally:
-        runtime.close()
-
-
 @main.command(context_settings=CONTEXT)
 @click.option("--dossiers", default=2400, show_default=True, help="How many dossiers to generate.")
 @click.option("--seed", default=2026, show_default=True, help="Random seed (same seed, same data).")
