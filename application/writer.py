@@ -60,6 +60,10 @@ class Appended:
 Outcome = Appended | DomainError
 
 
+class _RefusedOnCachedState(Exception):
+    """A refusal judged on a cached dossier: to be judged again on the database's state."""
+
+
 class WriterStopped(RuntimeError):
     """The writer is not running (the process is shutting down)."""
 
@@ -187,17 +191,27 @@ class IngestWriter:
             start = end
 
     def _append_with_retries(self, submissions: Sequence[Submission]) -> list[Outcome]:
+        """Append, redoing the group from the database when another process got in between.
+
+        A conflict on save (another writer appended first) and a refusal judged on a cached
+        dossier (which another writer may have moved on) both mean: forget the group's dossiers,
+        reload them and apply the group again. Refusals are final only on freshly loaded state.
+        """
+        trust_cache = True
         for attempt in range(MAX_CONFLICT_RETRIES):
             try:
-                return self._append(submissions)
+                return self._append(submissions, trust_cache=trust_cache)
             except IntegrityError:
-                # Another process appended to one of these dossiers: reload them and redo.
                 _log.info("conflict with another writer, retrying (attempt %d)", attempt + 1)
-        return self._append(submissions)
+            except _RefusedOnCachedState:
+                trust_cache = False
+            # The dossiers in memory may hold this attempt's unsaved events: drop them all.
+            self.cache.evict({dossier_id(s.code) for s in submissions})
+        return self._append(submissions, trust_cache=False)
 
-    def _append(self, submissions: Sequence[Submission]) -> list[Outcome]:
+    def _append(self, submissions: Sequence[Submission], *, trust_cache: bool) -> list[Outcome]:
         keys = [dossier_id(s.code) for s in submissions]
-        dossiers = self._load(set(keys))
+        dossiers, from_cache = self._load(set(keys), trust_cache=trust_cache)
         recorded_at = self.clock()
         outcomes: list[Outcome] = []
         changed: dict[UUID, Dossier] = {}
@@ -212,6 +226,8 @@ class IngestWriter:
                     submission.expected_version,
                 )
             except DomainError as refusal:
+                if key in from_cache:
+                    raise _RefusedOnCachedState from refusal
                 outcomes.append(refusal)
                 continue
             dossiers[key] = result.dossier
@@ -254,20 +270,22 @@ class IngestWriter:
             for r in recordings
         }
 
-    def _load(self, ids: set[UUID]) -> dict[UUID, Dossier]:
+    def _load(self, ids: set[UUID], *, trust_cache: bool) -> tuple[dict[UUID, Dossier], set[UUID]]:
+        """The dossiers (absent: not in the ledger yet), and which of them came from the cache."""
         found: dict[UUID, Dossier] = {}
         missing: list[UUID] = []
         for key in ids:
-            cached = self.cache.get(key)
+            cached = self.cache.get(key) if trust_cache else None
             if cached is None:
                 missing.append(key)
             else:
                 found[key] = cached
+        from_cache = set(found)
         if missing:
             for dossier in self._load_from_database(missing):
                 found[dossier.id] = dossier
                 self.cache.put(dossier.id, dossier)
-        return found
+        return found, from_cache
 
     def _load_from_database(self, ids: list[UUID]) -> list[Dossier]:
         """Replay many dossiers with one query rather than one per dossier."""
