@@ -41,6 +41,9 @@ from projections.registry import wait_until
 _log = logging.getLogger(__name__)
 _CANONICAL = msgspec.json.Encoder(order="deterministic")
 _EVENT_TYPES = {t.value: t for t in EventType}
+_WIRE_NAMES = {
+    "lookup_secret_digest": "lookup_secret"
+}  # the wire carries the secret, events its digest
 
 
 def status_out(status: Status | None) -> StatusOut | None:
@@ -69,6 +72,17 @@ def to_submission(code_text: str, event: EventIn, source: str, runtime: Runtime)
             field="occurred_at",
         )
     data = dict(event.data)
+    data_type: Any = DATA_TYPES[event_type]
+    wire_fields = {_WIRE_NAMES.get(name, name) for name in data_type.__dataclass_fields__}
+    unknown = sorted(set(data) - wire_fields)
+    if unknown:
+        raise ProblemError(
+            422,
+            "unknown_field",
+            f"{event.type} data has no field {unknown[0]!r}; "
+            f"its fields are: {', '.join(sorted(wire_fields)) or 'none'}",
+            field=f"data.{unknown[0]}",
+        )
     fingerprint = _fingerprint(code_text, event, source)
     if event_type is EventType.RECEIVED:
         secret = data.pop("lookup_secret", None)
@@ -80,17 +94,6 @@ def to_submission(code_text: str, event: EventIn, source: str, runtime: Runtime)
                 field="data.lookup_secret",
             )
         data["lookup_secret_digest"] = runtime.secrets.digest(secret)
-    data_type: Any = DATA_TYPES[event_type]
-    allowed = set(getattr(data_type, "__dataclass_fields__", {})) - {"lookup_secret_digest"}
-    unknown = sorted(set(data) - allowed - {"lookup_secret_digest"})
-    if unknown:
-        raise ProblemError(
-            422,
-            "unknown_field",
-            f"{event.type} data has no field {unknown[0]!r}; "
-            f"its fields are: {', '.join(sorted(allowed)) or 'none'}",
-            field=f"data.{unknown[0]}",
-        )
     try:
         typed = msgspec.convert(data, data_type)
     except msgspec.ValidationError as error:

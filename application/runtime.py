@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal
 
 from eventsourcing.persistence import PersistenceError, TrackingRecorder
 
@@ -18,8 +17,6 @@ from application.settings import Settings
 from application.writer import IngestWriter
 from domain.commands import Rules
 
-_log = logging.getLogger(__name__)
-
 
 def load_rules(settings: Settings) -> Rules:
     return Rules(
@@ -27,10 +24,6 @@ def load_rules(settings: Settings) -> Rules:
         procedures=load_procedures(settings.procedures_file),
         supplement_policy=settings.supplement_policy,
     )
-
-
-class Stoppable(Protocol):
-    def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -51,7 +44,6 @@ class Runtime:
     secrets: LookupSecrets
     writer: IngestWriter
     views: dict[str, TrackingRecorder] = field(default_factory=dict)
-    background: list[Stoppable] = field(default_factory=list)
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
@@ -89,8 +81,6 @@ class Runtime:
         return HealthReport("ok", "ok", head, projections)
 
     def close(self) -> None:
-        for task in reversed(self.background):
-            task.stop()
         self.writer.stop()
         self.keys.close()
         self.ledger.close()
