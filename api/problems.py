@@ -202,7 +202,10 @@ def _on_unavailable(request: Request[Any, Any, Any], error: Exception) -> Respon
         type=PROBLEM_BASE + "database_unavailable",
         title="Database unavailable",
         status=HTTP_503_SERVICE_UNAVAILABLE,
-        detail="the ledger's database cannot be reached; nothing was stored; retry later",
+        detail=(
+            "the ledger's database cannot be reached; retry later with the same event_id "
+            "(an event is never stored twice)"
+        ),
         instance=request.url.path,
         rule="database_unavailable",
     )

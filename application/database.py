@@ -20,7 +20,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 EVENTS_TABLE = "ledger_events"
-LOCK_FUNCTION = "ledger_lock_events"
+APPEND_FUNCTION = "ledger_append_events"
 
 _log = logging.getLogger(__name__)
 
@@ -148,15 +148,28 @@ CREATE TRIGGER ledger_events_no_truncate BEFORE TRUNCATE ON {schema}.{table}
 
 -- Appending takes the table lock that orders commits like notification ids. LOCK TABLE in
 -- EXCLUSIVE MODE needs UPDATE/DELETE/TRUNCATE privileges, which the application role must not
--- have, so the owner lends it the lock and nothing else.
-CREATE OR REPLACE FUNCTION {schema}.{lock_function}() RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+-- have, so the owner lends it, inside the append function, and nothing else.
+DROP FUNCTION IF EXISTS {schema}.ledger_lock_events();
+
+-- One statement appends a group of events: the lock, the notification to projectors and the
+-- insert, and (called outside a transaction) the commit, in one round trip to the server. It
+-- can do nothing an INSERT by the application role could not; the trigger above still applies.
+CREATE OR REPLACE FUNCTION {schema}.{append_function}(
+    ids uuid[], versions bigint[], topics text[], states bytea[]
+) RETURNS TABLE (notification_id bigint)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp SET lock_timeout = '30s' AS $$
 BEGIN
     LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE;
+    NOTIFY {channel};
+    RETURN QUERY
+        INSERT INTO {schema}.{table} AS t (originator_id, originator_version, topic, state)
+        SELECT * FROM unnest(ids, versions, topics, states)
+        RETURNING t.notification_id;
 END;
 $$;
-REVOKE ALL ON FUNCTION {schema}.{lock_function}() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION {schema}.{lock_function}() TO {role};
+REVOKE ALL ON FUNCTION {schema}.{append_function}(uuid[], bigint[], text[], bytea[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION {schema}.{append_function}(uuid[], bigint[], text[], bytea[]) TO {role};
 
 REVOKE ALL ON {schema}.{table} FROM PUBLIC;
 REVOKE ALL ON {schema}.{table} FROM {role};
@@ -171,7 +184,8 @@ def make_events_append_only(url: str, app_role: str, schema: str = "public") -> 
         schema=sql.Identifier(schema),
         table=sql.Identifier(EVENTS_TABLE),
         sequence=sql.Identifier(f"{EVENTS_TABLE}_notification_id_seq"),
-        lock_function=sql.Identifier(LOCK_FUNCTION),
+        append_function=sql.Identifier(APPEND_FUNCTION),
+        channel=sql.Identifier(EVENTS_TABLE),
         role=sql.Identifier(app_role),
     )
     with admin_connection(url) as connection, connection.transaction():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -11,7 +11,6 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import (
     InfrastructureFactory,
-    Recording,
     StoredEvent,
     TrackingRecorder,
 )
@@ -85,16 +84,6 @@ class DossierLedger(Application[UUID]):
         factory = super().construct_factory(env)
         restrict_sessions(factory, env.get("LEDGER_APP_ROLE"))
         return factory
-
-    def save_dossiers(self, dossiers: Iterable[Dossier]) -> list[Recording[UUID]]:
-        """Store the pending events of many dossiers in one transaction.
-
-        The same as `save` for this application (no snapshots, no process policies), without the
-        generic collection step's runtime protocol checks, which cost more than the insert itself
-        at the ingest writer's batch sizes.
-        """
-        pending = [event for dossier in dossiers for event in dossier.collect_events()]
-        return self.events.put(pending)
 
     def get_dossier(self, code: DossierCode, version: int | None = None) -> Dossier | None:
         try:

@@ -1,9 +1,10 @@
-"""The events recorder: eventsourcing's PostgreSQL recorder, appending without pipeline mode.
+"""The events recorder: eventsourcing's PostgreSQL recorder, appending in one statement.
 
 psycopg's pipeline mode, which the library uses for inserts, hangs on large batches (NOTES.md,
 psycopg#685), and the group-commit writer sends thousands of events per transaction. This recorder
-appends them with one INSERT of four arrays instead, under the same table lock, taken through the
-owner's lock function because the application role may not lock the table itself.
+appends them with one call of the owner's append function (application/database.py), which takes
+the table lock, notifies the projectors and inserts four arrays: one statement, and one round
+trip with its commit when the connection is in autocommit mode, as the library's connections are.
 """
 
 from __future__ import annotations
@@ -13,38 +14,39 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from psycopg import sql
+from psycopg import Connection, sql
+from psycopg.rows import tuple_row
 
-from application.database import LOCK_FUNCTION
+from application.database import APPEND_FUNCTION
 
 
 class LedgerRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
-        schema = sql.Identifier(self.datastore.schema)
-        self.lock_table_statements = [
-            sql.SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout),
-            sql.SQL("SELECT {0}.{1}()").format(schema, sql.Identifier(LOCK_FUNCTION)),
-        ]
         self.append_statement = sql.SQL(
-            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[]) "
-            "RETURNING notification_id"
-        ).format(schema=schema, table=sql.Identifier(self.events_table_name))
+            "SELECT notification_id FROM {schema}.{function}"
+            "(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[])"
+        ).format(
+            schema=sql.Identifier(self.datastore.schema), function=sql.Identifier(APPEND_FUNCTION)
+        )
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         if not stored_events:
             return []
-        with (
-            self.datastore.get_connection() as connection,
-            connection.transaction(),
-            connection.cursor() as cursor,
-        ):
-            self._insert_events(cursor, stored_events, **kwargs)
-            self._lock_table(cursor)
-            self._notify_channel(cursor)
+        with self.datastore.get_connection() as connection:
+            return self.append(connection, stored_events)
+
+    def append(
+        self, connection: Connection[Any], stored_events: Sequence[StoredEvent]
+    ) -> list[int]:
+        """Append in one statement (its own transaction on an autocommit connection).
+
+        Returns the notification ids, in the order of `stored_events`. A version already taken
+        raises psycopg's UniqueViolation and appends nothing.
+        """
+        with connection.cursor(row_factory=tuple_row) as cursor:
             cursor.execute(
                 self.append_statement,
                 (
@@ -55,4 +57,4 @@ class LedgerRecorder(PostgresApplicationRecorder):
                 ),
                 prepare=True,
             )
-            return [row["notification_id"] for row in cursor.fetchall()]
+            return [row[0] for row in cursor.fetchall()]

@@ -4,6 +4,13 @@ Requests do not each take the table lock. One writer thread drains a queue: it t
 submission (up to a batch size), loads the dossiers involved, applies the events (refusing invalid
 ones individually) and saves them all in one transaction: one lock, one disk flush. Each request
 waits on its own future and gets one outcome per event.
+
+The writer holds its own autocommit connection and spends as few round trips on a group as it
+can, because each one is a wait for the disk or the server during which the requests of the next
+group queue up: a group whose dossiers are all in the cache, or new (an opening event for a code
+the writer has not seen), costs one statement, the append function, which locks, inserts and
+commits. A dossier assumed new that exists after all (another process wrote it) makes the append
+fail on the version's unique key; the group is then applied again on the database's state.
 """
 
 from __future__ import annotations
@@ -19,16 +26,18 @@ from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
 
+import psycopg
 from eventsourcing.domain import CanMutateAggregate
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import StoredEvent
 from psycopg import sql
 
+from application.database import DatabaseUnavailable
 from application.ledger import DossierLedger
 from domain.code import DossierCode
 from domain.commands import EventCommand, Rules
 from domain.dossier import Dossier, dossier_id, record
 from domain.errors import DomainError
-from domain.status import Status
+from domain.status import OPENING_EVENTS, Status
 
 _log = logging.getLogger(__name__)
 
@@ -74,6 +83,26 @@ class _Request:
     future: Future[list[Outcome]]
 
 
+class WriterConnection:
+    """The writer's own autocommit connection: opened on first use, and again after a failure."""
+
+    def __init__(self, ledger: DossierLedger, connect_timeout: int = 5) -> None:
+        pool: Any = ledger.recorder.datastore.pool  # type: ignore[attr-defined]
+        self._kwargs = {key: value for key, value in pool.kwargs.items() if key != "row_factory"}
+        self._kwargs.update(autocommit=True, connect_timeout=connect_timeout)
+        self._connection: psycopg.Connection[Any] | None = None
+
+    def get(self) -> psycopg.Connection[Any]:
+        if self._connection is None or self._connection.closed:
+            self._connection = psycopg.connect(**self._kwargs)
+        return self._connection
+
+    def discard(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
 class DossierCache:
     """The dossiers the writer touched lately, at the version it saved (LRU)."""
 
@@ -113,6 +142,7 @@ class IngestWriter:
         self.max_batch_events = max_batch_events
         self.clock = clock
         self.cache = DossierCache(cache_size)
+        self.connection = WriterConnection(ledger)
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._running = False
@@ -131,6 +161,7 @@ class IngestWriter:
         self._queue.put(None)
         self._thread.join(timeout=30)
         self._thread = None
+        self.connection.discard()
 
     def submit(self, submissions: Sequence[Submission]) -> Future[list[Outcome]]:
         future: Future[list[Outcome]] = Future()
@@ -193,25 +224,34 @@ class IngestWriter:
     def _append_with_retries(self, submissions: Sequence[Submission]) -> list[Outcome]:
         """Append, redoing the group from the database when another process got in between.
 
-        A conflict on save (another writer appended first) and a refusal judged on a cached
-        dossier (which another writer may have moved on) both mean: forget the group's dossiers,
-        reload them and apply the group again. Refusals are final only on freshly loaded state.
+        A conflict on save (another writer appended first, or a dossier assumed new exists) and
+        a refusal judged on a cached or assumed state (which another writer may have moved on)
+        both mean: forget the group's dossiers, reload them and apply the group again. Refusals
+        are final only on freshly loaded state. A lost connection is retried once on a new one:
+        safe, since an append that did commit is then found in the database (already_appended).
         """
         trust_cache = True
+        reconnected = False
         for attempt in range(MAX_CONFLICT_RETRIES):
             try:
                 return self._append(submissions, trust_cache=trust_cache)
-            except IntegrityError:
+            except psycopg.IntegrityError:
                 _log.info("conflict with another writer, retrying (attempt %d)", attempt + 1)
             except _RefusedOnCachedState:
-                trust_cache = False
+                pass
+            except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+                self.connection.discard()
+                if reconnected:
+                    raise DatabaseUnavailable(f"the database is unreachable: {error}") from None
+                reconnected = True
+            trust_cache = False
             # The dossiers in memory may hold this attempt's unsaved events: drop them all.
             self.cache.evict({dossier_id(s.code) for s in submissions})
         return self._append(submissions, trust_cache=False)
 
     def _append(self, submissions: Sequence[Submission], *, trust_cache: bool) -> list[Outcome]:
         keys = [dossier_id(s.code) for s in submissions]
-        dossiers, from_cache = self._load(set(keys), trust_cache=trust_cache)
+        dossiers, provisional = self._load(keys, submissions, trust_cache=trust_cache)
         recorded_at = self.clock()
         outcomes: list[Outcome] = []
         changed: dict[UUID, Dossier] = {}
@@ -226,7 +266,7 @@ class IngestWriter:
                     submission.expected_version,
                 )
             except DomainError as refusal:
-                if key in from_cache:
+                if key in provisional:
                     raise _RefusedOnCachedState from refusal
                 outcomes.append(refusal)
                 continue
@@ -257,8 +297,11 @@ class IngestWriter:
     def _save(self, changed: dict[UUID, Dossier]) -> dict[tuple[UUID, int], int]:
         if not changed:
             return {}
+        pending = [event for dossier in changed.values() for event in dossier.collect_events()]
+        to_stored = self.ledger.mapper.to_stored_event
+        stored = [to_stored(event) for event in pending]
         try:
-            recordings = self.ledger.save_dossiers(changed.values())
+            ids = self.ledger.recorder.append(self.connection.get(), stored)  # type: ignore[attr-defined]
         except BaseException:
             # The dossiers in memory are ahead of the database now: forget them.
             self.cache.evict(changed)
@@ -266,26 +309,40 @@ class IngestWriter:
         for key, dossier in changed.items():
             self.cache.put(key, dossier)
         return {
-            (r.domain_event.originator_id, r.notification.originator_version): r.notification.id
-            for r in recordings
+            (cast(UUID, event.originator_id), event.originator_version): notification_id
+            for event, notification_id in zip(stored, ids, strict=True)
         }
 
-    def _load(self, ids: set[UUID], *, trust_cache: bool) -> tuple[dict[UUID, Dossier], set[UUID]]:
-        """The dossiers (absent: not in the ledger yet), and which of them came from the cache."""
+    def _load(
+        self, keys: list[UUID], submissions: Sequence[Submission], *, trust_cache: bool
+    ) -> tuple[dict[UUID, Dossier], set[UUID]]:
+        """The dossiers (absent: not in the ledger yet), and which of them are provisional.
+
+        Provisional: taken from the cache, or assumed new because the group opens them with an
+        opening event and the cache does not know them; a refusal judged on such a state is
+        judged again on the database's.
+        """
         found: dict[UUID, Dossier] = {}
+        provisional: set[UUID] = set()
         missing: list[UUID] = []
-        for key in ids:
+        seen: set[UUID] = set()
+        for key, submission in zip(keys, submissions, strict=True):
+            if key in seen:
+                continue
+            seen.add(key)
             cached = self.cache.get(key) if trust_cache else None
-            if cached is None:
-                missing.append(key)
-            else:
+            if cached is not None:
                 found[key] = cached
-        from_cache = set(found)
+                provisional.add(key)
+            elif trust_cache and submission.command.type in OPENING_EVENTS:
+                provisional.add(key)
+            else:
+                missing.append(key)
         if missing:
             for dossier in self._load_from_database(missing):
                 found[dossier.id] = dossier
                 self.cache.put(dossier.id, dossier)
-        return found, from_cache
+        return found, provisional
 
     def _load_from_database(self, ids: list[UUID]) -> list[Dossier]:
         """Replay many dossiers with one query rather than one per dossier."""
@@ -294,20 +351,14 @@ class IngestWriter:
             "SELECT originator_id, originator_version, topic, state FROM {} "
             "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
         ).format(sql.Identifier(recorder.events_table_name))
-        with recorder.datastore.get_connection() as connection:
-            rows = connection.execute(statement, (ids,)).fetchall()
+        rows = self.connection.get().execute(statement, (ids,)).fetchall()
         dossiers: list[Dossier] = []
         current: Dossier | None = None
-        for row in rows:
+        for originator_id, version, topic, state in rows:
             event: CanMutateAggregate[UUID] = self.ledger.mapper.to_domain_event(  # type: ignore[assignment]
-                StoredEvent(
-                    row["originator_id"],
-                    row["originator_version"],
-                    row["topic"],
-                    bytes(row["state"]),
-                )
+                StoredEvent(originator_id, version, topic, bytes(state))
             )
-            if current is None or current.id != row["originator_id"]:
+            if current is None or current.id != originator_id:
                 current = cast(Dossier, event.mutate(None))
                 assert current is not None
                 dossiers.append(current)
