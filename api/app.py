@@ -10,19 +10,19 @@ from typing import Any
 
 from litestar import Litestar, Request, Router, get
 from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.response import Response
 
 from api.audit import AuditController, DossierExportController
 from api.ingest import IngestController
 from api.inspectors import DossierListController, InspectorController, ReportController
-from api.metrics import LedgerCollector
+from api.metrics import LedgerCollector, RequestMetrics, RequestMetricsMiddleware, metrics
 from api.problems import exception_handlers
 from api.public import PublicController, public_rate_limit
 from api.schemas import HealthOut
-from application.runtime import Runtime
+from application.runtime import Runtime, tune_garbage_collection
 from application.settings import Settings
 from projections.audit_log import start_checkpointing
 from projections.registry import open_read_models, start_projections
@@ -66,23 +66,19 @@ def create_app(
             )
         app.state.runtime = started
         app.state.read_models = read_models
-        collector = LedgerCollector(started)
-        collector.register()
+        app.state.metrics_registry = LedgerCollector(started, requests).registry()
+        if owned:  # a server process (tests pass their runtime and keep Python's defaults)
+            tune_garbage_collection()
         try:
             yield
         finally:
-            collector.unregister()
             for task in reversed(background):
                 await asyncio.to_thread(task.stop)
             read_models.close()
             if owned:
                 await asyncio.to_thread(started.close)
 
-    prometheus = PrometheusConfig(app_name="dossier_ledger", prefix="ledger", group_path=True)
-
-    class MetricsController(PrometheusController):
-        path = "/metrics"
-        include_in_schema = False
+    requests = RequestMetrics()
 
     return Litestar(
         route_handlers=[
@@ -98,11 +94,11 @@ def create_app(
                 route_handlers=[PublicController],
                 middleware=public_rate_limit(settings.public_rate_limit_per_minute),
             ),
-            MetricsController,
+            metrics,
         ],
         lifespan=[lifespan],
         exception_handlers=exception_handlers,
-        middleware=[prometheus.middleware],
+        middleware=[DefineMiddleware(RequestMetricsMiddleware, metrics=requests)],
         request_max_body_size=settings.max_body_bytes,
         state=State({"settings": settings}),
         openapi_config=OpenAPIConfig(

@@ -137,7 +137,7 @@ def _forbidden_for(key: ApiKey, code: str) -> ProblemError | None:
 async def _append(
     runtime: Runtime, submissions: Sequence[Submission], consistent: bool = False
 ) -> list[Outcome]:
-    outcomes = await asyncio.wrap_future(runtime.writer.submit(submissions))
+    outcomes = await runtime.writer.submit(submissions)
     if consistent:
         positions = [o.position for o in outcomes if isinstance(o, Appended) and o.position]
         if positions and runtime.views:

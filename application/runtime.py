@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -16,6 +17,20 @@ from application.secrets import LookupSecrets
 from application.settings import Settings
 from application.writer import IngestWriter
 from domain.commands import Rules
+
+
+def tune_garbage_collection() -> None:
+    """Collect reference cycles less often in a long-running server process.
+
+    Python's default (a young-generation pass every 700 allocations, a full pass when enough
+    objects survive) spent about a quarter of the domain's time per event and added tail latency
+    by walking the writer's cache of dossiers again and again. Everything alive after start-up is
+    frozen out of collection, and passes come every 50,000 allocations. Cycles are still
+    collected; memory grows by a few megabytes between passes at most.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def load_rules(settings: Settings) -> Rules:

@@ -15,6 +15,8 @@ fail on the version's unique key; the group is then applied again on the databas
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -79,8 +81,24 @@ class WriterStopped(RuntimeError):
 
 @dataclass
 class _Request:
+    """Submissions and who waits for their outcomes: a thread, or a task on an event loop."""
+
     submissions: Sequence[Submission]
-    future: Future[list[Outcome]]
+    future: Future[list[Outcome]] | asyncio.Future[list[Outcome]]
+    loop: asyncio.AbstractEventLoop | None = None
+
+
+def _settle(
+    items: list[tuple[asyncio.Future[list[Outcome]], list[Outcome] | BaseException]],
+) -> None:
+    """On the event loop: settle the futures of its requests (a waiter may have given up)."""
+    for future, result in items:
+        if future.done():
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
 
 
 class WriterConnection:
@@ -163,17 +181,27 @@ class IngestWriter:
         self._thread = None
         self.connection.discard()
 
-    def submit(self, submissions: Sequence[Submission]) -> Future[list[Outcome]]:
-        future: Future[list[Outcome]] = Future()
+    def submit(self, submissions: Sequence[Submission]) -> asyncio.Future[list[Outcome]]:
+        """For a task on an event loop: await the outcomes, one per submission, in order.
+
+        The writer wakes each event loop once per group, however many of its requests the group
+        holds (a wake-up is a system call and a pass of the loop).
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Outcome]] = loop.create_future()
         if not self._running:
             future.set_exception(WriterStopped("the ingest writer is not running"))
             return future
-        self._queue.put(_Request(submissions, future))
+        self._queue.put(_Request(submissions, future, loop))
         return future
 
     def append(self, submissions: Sequence[Submission], timeout: float = 60) -> list[Outcome]:
         """Submit and wait: for callers that are threads, such as `ledger demo`."""
-        return self.submit(submissions).result(timeout)
+        future: Future[list[Outcome]] = Future()
+        if not self._running:
+            raise WriterStopped("the ingest writer is not running")
+        self._queue.put(_Request(submissions, future))
+        return future.result(timeout)
 
     def _run(self) -> None:
         while True:
@@ -204,7 +232,7 @@ class IngestWriter:
             except queue.Empty:
                 return
             if item is not None:
-                item.future.set_exception(WriterStopped("the ingest writer stopped"))
+                self._deliver([(item, WriterStopped("the ingest writer stopped"))])
 
     def _commit_group(self, group: list[_Request]) -> None:
         submissions = [s for request in group for s in request.submissions]
@@ -212,14 +240,29 @@ class IngestWriter:
             outcomes = self._append_with_retries(submissions)
         except Exception as error:  # every request of the group learns of the failure
             _log.exception("group commit of %d events failed", len(submissions))
-            for request in group:
-                request.future.set_exception(error)
+            self._deliver([(request, error) for request in group])
             return
+        results: list[tuple[_Request, list[Outcome] | BaseException]] = []
         start = 0
         for request in group:
             end = start + len(request.submissions)
-            request.future.set_result(outcomes[start:end])
+            results.append((request, outcomes[start:end]))
             start = end
+        self._deliver(results)
+
+    @staticmethod
+    def _deliver(results: list[tuple[_Request, list[Outcome] | BaseException]]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+        for request, result in results:
+            if request.loop is not None:
+                by_loop.setdefault(request.loop, []).append((request.future, result))
+            elif isinstance(result, BaseException):
+                request.future.set_exception(result)
+            else:
+                request.future.set_result(result)
+        for loop, items in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                loop.call_soon_threadsafe(_settle, items)
 
     def _append_with_retries(self, submissions: Sequence[Submission]) -> list[Outcome]:
         """Append, redoing the group from the database when another process got in between.

@@ -311,3 +311,35 @@ async def test_a_batch_over_the_limit_is_refused_whole(
     )
     assert response.status_code == 413
     assert stored_versions(database, code) == []
+
+
+async def test_metrics_count_requests_by_route_and_the_writer_s_commits(
+    client: AsyncTestClient,  # type: ignore[type-arg]
+    handler_headers: dict[str, str],
+) -> None:
+    def figure(text: str, prefix: str) -> float:
+        lines = [line for line in text.splitlines() if line.startswith(prefix)]
+        assert len(lines) == 1, f"{prefix} in {text[:2000]}"
+        return float(lines[0].rsplit(" ", 1)[1])
+
+    route = 'path="/v1/dossiers/{code}/events",status_code="201"'
+    appended = f'ledger_requests_total{{method="POST",{route}}}'
+    before = (await client.get("/metrics")).text
+    count_before = figure(before, appended) if appended in before else 0.0
+    for _ in range(3):
+        answer = await client.post(
+            f"/v1/dossiers/{new_code()}/events", json=received("m-1"), headers=handler_headers
+        )
+        assert answer.status_code == 201, answer.text
+    scraped = await client.get("/metrics")
+    assert scraped.status_code == 200
+    assert scraped.headers["content-type"].startswith("text/plain")
+    text = scraped.text
+    assert figure(text, appended) == count_before + 3
+    assert figure(text, f'ledger_request_duration_seconds_count{{method="POST",{route}}}') == (
+        count_before + 3
+    )
+    assert figure(text, "ledger_writer_events_total") >= 3
+    assert figure(text, "ledger_head_position") >= 3
+    assert 'ledger_projection_lag{projection="dossier_status"}' in text
+    assert "process_cpu_seconds_total" in text
