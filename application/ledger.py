@@ -41,8 +41,11 @@ def persistence_env(
         "POSTGRES_DBNAME": params.dbname,
         "POSTGRES_USER": params.user,
         "POSTGRES_PASSWORD": params.password,
-        "POSTGRES_POOL_SIZE": str(pool_size),
-        "POSTGRES_MAX_OVERFLOW": str(pool_size),
+        # One connection kept open, up to `pool_size` opened on demand (eventsourcing's pool
+        # size is psycopg_pool's minimum): several API workers, each with a pool per read
+        # model, would otherwise exhaust max_connections when they start.
+        "POSTGRES_POOL_SIZE": "1",
+        "POSTGRES_MAX_OVERFLOW": str(max(pool_size - 1, 0)),
         "POSTGRES_LOCK_TIMEOUT": "30",
         "POSTGRES_CONNECT_TIMEOUT": "5",
         "POSTGRES_PRE_PING": "y",

@@ -2,7 +2,9 @@
 
 (a)  raw psycopg single-row INSERTs of an event's payload, 32 connections, synchronous_commit on:
      the limit of the disk and PostgreSQL for one transaction per event;
-(a2) eventsourcing used naively: one `save` per event from 32 threads;
+(a2) eventsourcing used naively: one `save` per event from 32 threads, with the library's own
+     PostgreSQL recorder (its table lock and statements; the ledger's mapper, since the library's
+     JSON transcoder does not know the events' types);
 (b)  HTTP single-event posts from 32 concurrent clients (wrk) to `ledger serve`;
 (c)  the batch endpoint with batches of 500 events.
 
@@ -24,14 +26,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from uuid import UUID
 
 import msgspec
 import psycopg
+from eventsourcing.application import Application
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.utils import get_topic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from application.bootstrap import Database, migrate, open_ledger
+from application.bootstrap import migrate, open_ledger
+from application.database import ConnectionParams
 from application.keys import ApiKeys, Role
+from application.mapper import MsgspecMapper
 from application.runtime import load_rules
 from application.settings import Settings
 from bench.common import BenchDatabase, print_table, run_wrk
@@ -129,10 +137,28 @@ def bench_raw(url: str, clients: int, seconds: float) -> Figure:
     return figure
 
 
-def bench_naive_eventsourcing(
-    database: Database, settings: Settings, clients: int, seconds: float
-) -> Figure:
-    ledger = open_ledger(database, pool_size=clients)
+class NaiveLedger(Application[UUID]):
+    """The library as it comes: its PostgreSQL recorder and settings, a table of its own."""
+
+    name = "Naive"
+
+
+def bench_naive_eventsourcing(url: str, settings: Settings, clients: int, seconds: float) -> Figure:
+    params = ConnectionParams.from_url(url)
+    ledger = NaiveLedger(
+        {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_HOST": params.host,
+            "POSTGRES_PORT": params.port,
+            "POSTGRES_DBNAME": params.dbname,
+            "POSTGRES_USER": params.user,
+            "POSTGRES_PASSWORD": params.password,
+            "POSTGRES_POOL_SIZE": str(clients),
+            "CREATE_TABLE": "y",
+            "MAPPER_TOPIC": get_topic(MsgspecMapper),
+        }
+    )
+    assert type(ledger.recorder) is PostgresApplicationRecorder
     rules = load_rules(settings)
 
     def work(index: int, still: Callable[[], bool]) -> int:
@@ -280,7 +306,7 @@ def main() -> None:
             f"PostgreSQL {bench_db.server_version}, synchronous_commit=on, {os.cpu_count()} cores"
         )
         raw = bench_raw(bench_db.url, args.clients, args.seconds)
-        naive = bench_naive_eventsourcing(database, settings, args.clients, args.seconds)
+        naive = bench_naive_eventsourcing(bench_db.url, settings, args.clients, args.seconds)
         ledger = open_ledger(database, pool_size=1)
         _, token = ApiKeys(ledger.factory.datastore).issue(Role.HANDLER, (AGENCY,), "bench")  # type: ignore[attr-defined]
         ledger.close()

@@ -1,0 +1,90 @@
+"""`ledger serve` as operators start it: several API processes sharing one database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import msgspec
+
+from application.bootstrap import Database
+from application.keys import Role
+from application.runtime import Runtime
+from application.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_health(base: str, server: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "ledger serve exited while starting"
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (OSError, urllib.error.HTTPError):
+            time.sleep(0.3)
+    raise AssertionError("ledger serve did not answer /health")
+
+
+def test_four_workers_start_together_and_share_the_ledger(
+    database: Database, tmp_path: Path
+) -> None:
+    runtime = Runtime.start(Settings(database_url=database.url, data_dir=tmp_path))
+    try:
+        _, token = runtime.keys.issue(Role.HANDLER, ("000.00.31.H56",), "tn")
+    finally:
+        runtime.close()
+    port = free_port()
+    env = dict(os.environ, LEDGER_DATABASE_URL=database.url, LEDGER_DATA_DIR=str(tmp_path))
+    ledger = Path(sys.executable).parent / "ledger"
+    server = subprocess.Popen(
+        [str(ledger), "serve", "--port", str(port), "--workers", "4"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(base, server)
+        versions = []
+        for serial in range(1, 9):
+            code = f"000.00.31.H56-260213-{serial:04d}"
+            body = {
+                "event_id": f"serve-{serial}",
+                "type": "Received",
+                "occurred_at": "2026-02-13T10:00:00+07:00",
+                "actor": {"id": "cb-1", "role": "officer"},
+                "data": {
+                    "procedure_code": "1.001757",
+                    "channel": "online",
+                    "lookup_secret": "7KQ4M2",
+                },
+            }
+            request = urllib.request.Request(
+                f"{base}/v1/dossiers/{code}/events",
+                data=msgspec.json.encode(body),
+                headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+                method="POST",
+            )
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                assert answer.status == 201
+                versions.append(msgspec.json.decode(answer.read())["version"])
+        assert versions == [1] * 8
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, errors = server.communicate(timeout=30)
+    assert server.returncode == 0, errors.decode()
+    assert b"Traceback" not in errors, errors.decode()
