@@ -24,6 +24,7 @@ from api.public import PublicController, public_rate_limit
 from api.schemas import HealthOut
 from application.runtime import Runtime, tune_garbage_collection
 from application.settings import Settings
+from application.writer import AsyncIngestWriter
 from projections.audit_log import start_checkpointing
 from projections.registry import open_read_models, start_projections
 
@@ -64,14 +65,24 @@ def create_app(
             background.append(
                 await asyncio.to_thread(start_checkpointing, started.database, started.settings)
             )
+        # Requests append through a writer on this event loop (the runtime's thread writer
+        # serves callers that are threads).
+        writer = AsyncIngestWriter(
+            started.ledger, started.rules, max_batch_events=settings.writer_batch_events
+        )
+        await writer.start()
         app.state.runtime = started
+        app.state.ingest_writer = writer
         app.state.read_models = read_models
-        app.state.metrics_registry = LedgerCollector(started, requests).registry()
+        app.state.metrics_registry = LedgerCollector(
+            started, requests, [writer, started.writer]
+        ).registry()
         if owned:  # a server process (tests pass their runtime and keep Python's defaults)
             tune_garbage_collection()
         try:
             yield
         finally:
+            await writer.stop()
             for task in reversed(background):
                 await asyncio.to_thread(task.stop)
             read_models.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from litestar import Response, get
 from litestar.datastructures import State
@@ -32,6 +32,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from application.runtime import Runtime
+from application.writer import GroupCommit
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -98,9 +99,12 @@ class RequestMetricsMiddleware:
 
 
 class LedgerCollector(Collector):
-    def __init__(self, runtime: Runtime, requests: RequestMetrics) -> None:
+    def __init__(
+        self, runtime: Runtime, requests: RequestMetrics, writers: Sequence[GroupCommit]
+    ) -> None:
         self.runtime = runtime
         self.requests = requests
+        self.writers = writers
 
     def registry(self) -> CollectorRegistry:
         """This process's figures: the ledger's, the requests', and the process's own."""
@@ -112,16 +116,15 @@ class LedgerCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self.requests.collect()
-        writer = self.runtime.writer
         events = CounterMetricFamily(
-            "ledger_writer_events", "Events appended by this process's ingest writer"
+            "ledger_writer_events", "Events appended by this process's ingest writers"
         )
-        events.add_metric([], writer.events_committed)
+        events.add_metric([], sum(writer.events_committed for writer in self.writers))
         yield events
         groups = CounterMetricFamily(
-            "ledger_writer_groups", "Group commits (transactions) made by the ingest writer"
+            "ledger_writer_groups", "Group commits (transactions) made by the ingest writers"
         )
-        groups.add_metric([], writer.groups_committed)
+        groups.add_metric([], sum(writer.groups_committed for writer in self.writers))
         yield groups
         report = self.runtime.health()
         head = GaugeMetricFamily(

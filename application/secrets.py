@@ -29,7 +29,7 @@ class LookupSecrets:
         return cls(path.read_bytes())
 
     def digest(self, secret: str) -> str:
-        return hmac.new(self._pepper, secret.strip().encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._pepper, secret.strip().encode(), hashlib.sha256).hex()
 
     def matches(self, secret: str, digest: str | None) -> bool:
         return digest is not None and hmac.compare_digest(self.digest(secret), digest)

@@ -1,9 +1,17 @@
 """The ingest writer: group commit of dossier events.
 
-Requests do not each take the table lock. One writer thread drains a queue: it takes every pending
+Requests do not each take the table lock. One writer drains a queue: it takes every pending
 submission (up to a batch size), loads the dossiers involved, applies the events (refusing invalid
 ones individually) and saves them all in one transaction: one lock, one disk flush. Each request
 waits on its own future and gets one outcome per event.
+
+The group commit is written once, without I/O (`GroupCommit.commit`, a generator that yields the
+two statements it needs and receives their results), and driven two ways: `AsyncIngestWriter`, a
+task on the API's event loop with an asynchronous connection, and `IngestWriter`, a thread for
+callers that are threads (`ledger demo`, tests). On the event loop, the writer never competes with
+the HTTP side for the interpreter lock: a thread that waits for PostgreSQL must win the lock back
+from a busy event loop (up to 5 ms, Python's switch interval) after every wait, and those waits,
+not the CPU, bounded single posts when the writer was a thread.
 
 The writer holds its own autocommit connection and spends as few round trips on a group as it
 can, because each one is a wait for the disk or the server during which the requests of the next
@@ -21,11 +29,11 @@ import logging
 import queue
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from uuid import UUID
 
 import psycopg
@@ -55,9 +63,12 @@ class Submission:
     expected_version: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Appended:
-    """The event is in the ledger (now, or already before when `already` is true)."""
+    """The event is in the ledger (now, or already before when `already` is true).
+
+    The writer fills in `position` once the group is saved; to everyone else it is read-only.
+    """
 
     code: DossierCode
     event_id: str
@@ -81,44 +92,10 @@ class WriterStopped(RuntimeError):
 
 @dataclass
 class _Request:
-    """Submissions and who waits for their outcomes: a thread, or a task on an event loop."""
+    """Submissions and the future their outcomes go to (a thread's or the event loop's)."""
 
     submissions: Sequence[Submission]
-    future: Future[list[Outcome]] | asyncio.Future[list[Outcome]]
-    loop: asyncio.AbstractEventLoop | None = None
-
-
-def _settle(
-    items: list[tuple[asyncio.Future[list[Outcome]], list[Outcome] | BaseException]],
-) -> None:
-    """On the event loop: settle the futures of its requests (a waiter may have given up)."""
-    for future, result in items:
-        if future.done():
-            continue
-        if isinstance(result, BaseException):
-            future.set_exception(result)
-        else:
-            future.set_result(result)
-
-
-class WriterConnection:
-    """The writer's own autocommit connection: opened on first use, and again after a failure."""
-
-    def __init__(self, ledger: DossierLedger, connect_timeout: int = 5) -> None:
-        pool: Any = ledger.recorder.datastore.pool  # type: ignore[attr-defined]
-        self._kwargs = {key: value for key, value in pool.kwargs.items() if key != "row_factory"}
-        self._kwargs.update(autocommit=True, connect_timeout=connect_timeout)
-        self._connection: psycopg.Connection[Any] | None = None
-
-    def get(self) -> psycopg.Connection[Any]:
-        if self._connection is None or self._connection.closed:
-            self._connection = psycopg.connect(**self._kwargs)
-        return self._connection
-
-    def discard(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+    future: Any  # concurrent.futures.Future or asyncio.Future of list[Outcome]
 
 
 class DossierCache:
@@ -145,156 +122,97 @@ class DossierCache:
             self._items.pop(key, None)
 
 
-class IngestWriter:
+class _Load(NamedTuple):
+    """I/O the group commit asks for: the stored events of these dossiers, in version order."""
+
+    ids: list[UUID]
+
+
+class _Append(NamedTuple):
+    """I/O the group commit asks for: append these events (one statement, its own commit)."""
+
+    stored: list[StoredEvent]
+
+
+_Io = _Load | _Append
+_Steps = Generator[_Io, Any, list[Outcome]]
+_CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+class GroupCommit:
+    """What both writers do with a group of submissions, as a generator of the I/O it needs."""
+
     def __init__(
         self,
         ledger: DossierLedger,
         rules: Rules,
         *,
-        max_batch_events: int = 2000,
-        cache_size: int = 50_000,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        max_batch_events: int,
+        cache_size: int,
+        clock: Callable[[], datetime],
     ) -> None:
         self.ledger = ledger
         self.rules = rules
         self.max_batch_events = max_batch_events
         self.clock = clock
         self.cache = DossierCache(cache_size)
-        self.connection = WriterConnection(ledger)
-        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._running = False
         self.groups_committed = 0
         self.events_committed = 0
-
-    def start(self) -> None:
-        self._running = True
-        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread is None:
-            return
-        self._running = False
-        self._queue.put(None)
-        self._thread.join(timeout=30)
-        self._thread = None
-        self.connection.discard()
-
-    def submit(self, submissions: Sequence[Submission]) -> asyncio.Future[list[Outcome]]:
-        """For a task on an event loop: await the outcomes, one per submission, in order.
-
-        The writer wakes each event loop once per group, however many of its requests the group
-        holds (a wake-up is a system call and a pass of the loop).
-        """
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[list[Outcome]] = loop.create_future()
-        if not self._running:
-            future.set_exception(WriterStopped("the ingest writer is not running"))
-            return future
-        self._queue.put(_Request(submissions, future, loop))
-        return future
-
-    def append(self, submissions: Sequence[Submission], timeout: float = 60) -> list[Outcome]:
-        """Submit and wait: for callers that are threads, such as `ledger demo`."""
-        future: Future[list[Outcome]] = Future()
-        if not self._running:
-            raise WriterStopped("the ingest writer is not running")
-        self._queue.put(_Request(submissions, future))
-        return future.result(timeout)
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                break
-            group = [first]
-            size = len(first.submissions)
-            while size < self.max_batch_events:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._running = False
-                    break
-                group.append(item)
-                size += len(item.submissions)
-            self._commit_group(group)
-            if not self._running:
-                break
-        self._fail_pending()
-
-    def _fail_pending(self) -> None:
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if item is not None:
-                self._deliver([(item, WriterStopped("the ingest writer stopped"))])
-
-    def _commit_group(self, group: list[_Request]) -> None:
-        submissions = [s for request in group for s in request.submissions]
-        try:
-            outcomes = self._append_with_retries(submissions)
-        except Exception as error:  # every request of the group learns of the failure
-            _log.exception("group commit of %d events failed", len(submissions))
-            self._deliver([(request, error) for request in group])
-            return
-        results: list[tuple[_Request, list[Outcome] | BaseException]] = []
-        start = 0
-        for request in group:
-            end = start + len(request.submissions)
-            results.append((request, outcomes[start:end]))
-            start = end
-        self._deliver(results)
+        recorder: Any = ledger.recorder
+        self.append_statement = recorder.append_statement
+        self.load_statement = sql.SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(sql.Identifier(recorder.events_table_name))
+        pool: Any = recorder.datastore.pool
+        self.connect_kwargs = {k: v for k, v in pool.kwargs.items() if k != "row_factory"}
+        self.connect_kwargs.update(autocommit=True, connect_timeout=5)
 
     @staticmethod
-    def _deliver(results: list[tuple[_Request, list[Outcome] | BaseException]]) -> None:
-        by_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
-        for request, result in results:
-            if request.loop is not None:
-                by_loop.setdefault(request.loop, []).append((request.future, result))
-            elif isinstance(result, BaseException):
-                request.future.set_exception(result)
-            else:
-                request.future.set_result(result)
-        for loop, items in by_loop.items():
-            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-                loop.call_soon_threadsafe(_settle, items)
+    def append_arguments(stored: list[StoredEvent]) -> tuple[list[Any], ...]:
+        return (
+            [event.originator_id for event in stored],
+            [event.originator_version for event in stored],
+            [event.topic for event in stored],
+            [event.state for event in stored],
+        )
 
-    def _append_with_retries(self, submissions: Sequence[Submission]) -> list[Outcome]:
+    def commit(self, submissions: Sequence[Submission]) -> _Steps:
         """Append, redoing the group from the database when another process got in between.
 
         A conflict on save (another writer appended first, or a dossier assumed new exists) and
         a refusal judged on a cached or assumed state (which another writer may have moved on)
         both mean: forget the group's dossiers, reload them and apply the group again. Refusals
-        are final only on freshly loaded state. A lost connection is retried once on a new one:
-        safe, since an append that did commit is then found in the database (already_appended).
+        are final only on freshly loaded state. A lost connection is retried once on a new one
+        (the driver reconnects): safe, since an append that did commit is then found in the
+        database and answered already_appended.
         """
         trust_cache = True
         reconnected = False
         for attempt in range(MAX_CONFLICT_RETRIES):
             try:
-                return self._append(submissions, trust_cache=trust_cache)
+                return (yield from self._attempt(submissions, trust_cache=trust_cache))
             except psycopg.IntegrityError:
                 _log.info("conflict with another writer, retrying (attempt %d)", attempt + 1)
             except _RefusedOnCachedState:
                 pass
-            except (psycopg.OperationalError, psycopg.InterfaceError) as error:
-                self.connection.discard()
+            except _CONNECTION_ERRORS as error:
                 if reconnected:
                     raise DatabaseUnavailable(f"the database is unreachable: {error}") from None
                 reconnected = True
             trust_cache = False
             # The dossiers in memory may hold this attempt's unsaved events: drop them all.
             self.cache.evict({dossier_id(s.code) for s in submissions})
-        return self._append(submissions, trust_cache=False)
+        return (yield from self._attempt(submissions, trust_cache=False))
 
-    def _append(self, submissions: Sequence[Submission], *, trust_cache: bool) -> list[Outcome]:
+    def _attempt(self, submissions: Sequence[Submission], *, trust_cache: bool) -> _Steps:
         keys = [dossier_id(s.code) for s in submissions]
-        dossiers, provisional = self._load(keys, submissions, trust_cache=trust_cache)
+        dossiers, provisional, missing = self._from_cache(keys, submissions, trust_cache)
+        if missing:
+            rows = yield _Load(missing)
+            for dossier in self._replay(rows):
+                dossiers[dossier.id] = dossier
+                self.cache.put(dossier.id, dossier)
         recorded_at = self.clock()
         outcomes: list[Outcome] = []
         changed: dict[UUID, Dossier] = {}
@@ -327,24 +245,24 @@ class IngestWriter:
                     due_at=None if result.already_recorded else result.dossier.due_at,
                 )
             )
-        positions = self._save(changed)
+        positions = yield from self._save(changed)
         self.groups_committed += 1
         self.events_committed += len(positions)
-        return [
-            replace(outcome, position=positions[(key, outcome.version)])
-            if isinstance(outcome, Appended) and not outcome.already
-            else outcome
-            for key, outcome in zip(keys, outcomes, strict=True)
-        ]
+        for key, outcome in zip(keys, outcomes, strict=True):
+            if isinstance(outcome, Appended) and not outcome.already:
+                outcome.position = positions[(key, outcome.version)]
+        return outcomes
 
-    def _save(self, changed: dict[UUID, Dossier]) -> dict[tuple[UUID, int], int]:
+    def _save(
+        self, changed: dict[UUID, Dossier]
+    ) -> Generator[_Io, Any, dict[tuple[UUID, int], int]]:
         if not changed:
             return {}
         pending = [event for dossier in changed.values() for event in dossier.collect_events()]
         to_stored = self.ledger.mapper.to_stored_event
         stored = [to_stored(event) for event in pending]
         try:
-            ids = self.ledger.recorder.append(self.connection.get(), stored)  # type: ignore[attr-defined]
+            ids: list[int] = yield _Append(stored)
         except BaseException:
             # The dossiers in memory are ahead of the database now: forget them.
             self.cache.evict(changed)
@@ -356,14 +274,14 @@ class IngestWriter:
             for event, notification_id in zip(stored, ids, strict=True)
         }
 
-    def _load(
-        self, keys: list[UUID], submissions: Sequence[Submission], *, trust_cache: bool
-    ) -> tuple[dict[UUID, Dossier], set[UUID]]:
-        """The dossiers (absent: not in the ledger yet), and which of them are provisional.
+    def _from_cache(
+        self, keys: list[UUID], submissions: Sequence[Submission], trust_cache: bool
+    ) -> tuple[dict[UUID, Dossier], set[UUID], list[UUID]]:
+        """The dossiers known here, which of them are provisional, and which to load.
 
-        Provisional: taken from the cache, or assumed new because the group opens them with an
-        opening event and the cache does not know them; a refusal judged on such a state is
-        judged again on the database's.
+        Provisional: taken from the cache, or assumed new (absent from the result) because the
+        group opens them with an opening event and the cache does not know them; a refusal
+        judged on such a state is judged again on the database's.
         """
         found: dict[UUID, Dossier] = {}
         provisional: set[UUID] = set()
@@ -381,20 +299,10 @@ class IngestWriter:
                 provisional.add(key)
             else:
                 missing.append(key)
-        if missing:
-            for dossier in self._load_from_database(missing):
-                found[dossier.id] = dossier
-                self.cache.put(dossier.id, dossier)
-        return found, provisional
+        return found, provisional, missing
 
-    def _load_from_database(self, ids: list[UUID]) -> list[Dossier]:
-        """Replay many dossiers with one query rather than one per dossier."""
-        recorder: Any = self.ledger.recorder
-        statement = sql.SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {} "
-            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
-        ).format(sql.Identifier(recorder.events_table_name))
-        rows = self.connection.get().execute(statement, (ids,)).fetchall()
+    def _replay(self, rows: list[tuple[Any, ...]]) -> list[Dossier]:
+        """Many dossiers from the rows of one query (ordered by dossier, then version)."""
         dossiers: list[Dossier] = []
         current: Dossier | None = None
         for originator_id, version, topic, state in rows:
@@ -408,3 +316,248 @@ class IngestWriter:
             else:
                 event.mutate(current)
         return dossiers
+
+    @staticmethod
+    def split(
+        group: list[_Request], outcomes: list[Outcome]
+    ) -> list[tuple[_Request, list[Outcome]]]:
+        """Each request's share of the group's outcomes."""
+        shares = []
+        start = 0
+        for request in group:
+            end = start + len(request.submissions)
+            shares.append((request, outcomes[start:end]))
+            start = end
+        return shares
+
+
+class IngestWriter(GroupCommit):
+    """The group commit on a thread of its own, for callers that are threads."""
+
+    def __init__(
+        self,
+        ledger: DossierLedger,
+        rules: Rules,
+        *,
+        max_batch_events: int = 2000,
+        cache_size: int = 50_000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        super().__init__(
+            ledger, rules, max_batch_events=max_batch_events, cache_size=cache_size, clock=clock
+        )
+        self._connection: psycopg.Connection[Any] | None = None
+        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._running = False
+
+    def start(self) -> None:
+        self._running = True
+        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._running = False
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+        self._thread = None
+        self._discard_connection()
+
+    def append(self, submissions: Sequence[Submission], timeout: float = 60) -> list[Outcome]:
+        """Submit and wait: the outcomes, one per submission, in order."""
+        future: Future[list[Outcome]] = Future()
+        if not self._running:
+            raise WriterStopped("the ingest writer is not running")
+        self._queue.put(_Request(submissions, future))
+        return future.result(timeout)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                break
+            group = [first]
+            size = len(first.submissions)
+            while size < self.max_batch_events:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._running = False
+                    break
+                group.append(item)
+                size += len(item.submissions)
+            self._commit_group(group)
+            if not self._running:
+                break
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                item.future.set_exception(WriterStopped("the ingest writer stopped"))
+
+    def _commit_group(self, group: list[_Request]) -> None:
+        submissions = [s for request in group for s in request.submissions]
+        try:
+            outcomes = self._drive(self.commit(submissions))
+        except Exception as error:  # every request of the group learns of the failure
+            _log.exception("group commit of %d events failed", len(submissions))
+            for request in group:
+                request.future.set_exception(error)
+            return
+        for request, share in self.split(group, outcomes):
+            request.future.set_result(share)
+
+    def _drive(self, steps: _Steps) -> list[Outcome]:
+        """Run the group commit's I/O on this thread's connection."""
+        try:
+            io = next(steps)
+        except StopIteration as done:  # nothing to read or write (every event a retry)
+            return cast(list[Outcome], done.value)
+        while True:
+            try:
+                result = self._execute(io)
+            except _CONNECTION_ERRORS as error:
+                self._discard_connection()
+                io = self._throw(steps, error)
+            except psycopg.Error as error:
+                io = self._throw(steps, error)
+            else:
+                try:
+                    io = steps.send(result)
+                except StopIteration as done:
+                    return cast(list[Outcome], done.value)
+
+    @staticmethod
+    def _throw(steps: _Steps, error: BaseException) -> _Io:
+        try:
+            return steps.throw(error)
+        except StopIteration as done:  # pragma: no cover - a commit always ends in an append
+            raise RuntimeError("the group commit ended on an error") from done
+
+    def _execute(self, io: _Io) -> Any:
+        if self._connection is None or self._connection.closed:
+            self._connection = psycopg.connect(**self.connect_kwargs)
+        if isinstance(io, _Load):
+            return self._connection.execute(self.load_statement, (io.ids,)).fetchall()
+        with self._connection.cursor() as cursor:
+            cursor.execute(self.append_statement, self.append_arguments(io.stored), prepare=True)
+            return [row[0] for row in cursor.fetchall()]
+
+    def _discard_connection(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+class AsyncIngestWriter(GroupCommit):
+    """The group commit as a task on the event loop that serves the requests.
+
+    While a group waits for PostgreSQL, the loop goes on decoding and checking the next requests,
+    which queue up for the next group.
+    """
+
+    def __init__(
+        self,
+        ledger: DossierLedger,
+        rules: Rules,
+        *,
+        max_batch_events: int = 2000,
+        cache_size: int = 50_000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        super().__init__(
+            ledger, rules, max_batch_events=max_batch_events, cache_size=cache_size, clock=clock
+        )
+        self._connection: psycopg.AsyncConnection[Any] | None = None
+        self._queue: asyncio.Queue[_Request] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="ingest-writer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        while not self._queue.empty():
+            request = self._queue.get_nowait()
+            if not request.future.done():
+                request.future.set_exception(WriterStopped("the ingest writer stopped"))
+        await self._discard_connection()
+
+    def submit(self, submissions: Sequence[Submission]) -> asyncio.Future[list[Outcome]]:
+        """Await the outcomes, one per submission, in order."""
+        future: asyncio.Future[list[Outcome]] = asyncio.get_running_loop().create_future()
+        if self._task is None or self._task.done():
+            future.set_exception(WriterStopped("the ingest writer is not running"))
+        else:
+            self._queue.put_nowait(_Request(submissions, future))
+        return future
+
+    async def _run(self) -> None:
+        while True:
+            group = [await self._queue.get()]
+            size = len(group[0].submissions)
+            while size < self.max_batch_events and not self._queue.empty():
+                group.append(self._queue.get_nowait())
+                size += len(group[-1].submissions)
+            await self._commit_group(group)
+
+    async def _commit_group(self, group: list[_Request]) -> None:
+        submissions = [s for request in group for s in request.submissions]
+        try:
+            outcomes = await self._drive(self.commit(submissions))
+        except Exception as error:  # every request of the group learns of the failure
+            _log.exception("group commit of %d events failed", len(submissions))
+            for request in group:
+                if not request.future.done():
+                    request.future.set_exception(error)
+            return
+        for request, share in self.split(group, outcomes):
+            if not request.future.done():  # the caller may have given up (client gone)
+                request.future.set_result(share)
+
+    async def _drive(self, steps: _Steps) -> list[Outcome]:
+        """Run the group commit's I/O on this loop's connection."""
+        try:
+            io = next(steps)
+        except StopIteration as done:  # nothing to read or write (every event a retry)
+            return cast(list[Outcome], done.value)
+        while True:
+            try:
+                result = await self._execute(io)
+            except _CONNECTION_ERRORS as error:
+                await self._discard_connection()
+                io = IngestWriter._throw(steps, error)
+            except psycopg.Error as error:
+                io = IngestWriter._throw(steps, error)
+            else:
+                try:
+                    io = steps.send(result)
+                except StopIteration as done:
+                    return cast(list[Outcome], done.value)
+
+    async def _execute(self, io: _Io) -> Any:
+        if self._connection is None or self._connection.closed:
+            self._connection = await psycopg.AsyncConnection.connect(**self.connect_kwargs)
+        if isinstance(io, _Load):
+            cursor = await self._connection.execute(self.load_statement, (io.ids,))
+            return await cursor.fetchall()
+        async with self._connection.cursor() as cursor:
+            await cursor.execute(
+                self.append_statement, self.append_arguments(io.stored), prepare=True
+            )
+            return [row[0] for row in await cursor.fetchall()]
+
+    async def _discard_connection(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
