@@ -67,15 +67,13 @@ def serve(host: str, port: int, projections: bool, workers: int) -> None:
         app = create_app(settings, run_projections=projections)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     else:
-        uvicorn.run(
-            "api.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="warning",
-            access_log=False,
-        )
+        from api.workers import serve_workers  # noqa: PLC0415
+
+        try:
+            status = serve_workers(host, port, workers)
+        except OSError as error:
+            fail(f"cannot listen on {host}:{port}: {error}", 1)
+        sys.exit(status)
 
 
 @main.command(context_settings=CONTEXT)

@@ -505,6 +505,12 @@ class AsyncIngestWriter(GroupCommit):
     async def _run(self) -> None:
         while True:
             group = [await self._queue.get()]
+            # Let the loop first run what is ready (requests already read from their sockets
+            # are decoded and submitted): bigger groups, no added wait.
+            waiting = -1
+            while self._queue.qsize() != waiting:
+                waiting = self._queue.qsize()
+                await asyncio.sleep(0)
             size = len(group[0].submissions)
             while size < self.max_batch_events and not self._queue.empty():
                 group.append(self._queue.get_nowait())

@@ -76,29 +76,27 @@ class BenchDatabase:
         self._tmp.cleanup()
 
 
+# No `response` callback: it makes wrk hand every answer to Lua, which cost it a third more CPU on
+# the machine it shares with the server. wrk counts answers that are not 2xx/3xx itself; callers
+# check what they need beyond that (the ingest benchmark counts the events stored).
 WRK_REPORT = r"""
-errors = 0
 threads = {}
 function setup(thread)
   thread:set("tid", #threads + 1)
   table.insert(threads, thread)
 end
-function response(status, headers, body)
-  if status ~= EXPECTED_STATUS then errors = errors + 1 end
-end
 function done(summary, latency, requests)
-  local failed = 0
-  for _, thread in ipairs(threads) do failed = failed + thread:get("errors") end
+  local e = summary.errors
   io.write(string.format("RESULT requests=%d errors=%d seconds=%f p50_ms=%f p99_ms=%f\n",
-    summary.requests, failed, summary.duration / 1e6,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+    summary.requests, e.status + e.connect + e.read + e.write + e.timeout,
+    summary.duration / 1e6, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
 end
 """
 
 
 @dataclass(frozen=True)
 class WrkResult:
-    ok: int  # answers with the expected status
+    ok: int  # answers with a 2xx status
     errors: int
     seconds: float
     p50_ms: float
@@ -110,15 +108,16 @@ class WrkResult:
         return self.ok / self.seconds
 
 
-def run_wrk(
-    script: str, url: str, *, clients: int, seconds: float, expected_status: int
-) -> WrkResult:
-    """Run wrk (2 threads) with `script` (a `request` function) and its own bookkeeping."""
+def run_wrk(script: str, url: str, *, clients: int, seconds: float) -> WrkResult:
+    """Run wrk (2 threads) with `script` (a `request` function) and its own bookkeeping.
+
+    Errors: answers other than 2xx/3xx, and connections that failed or timed out.
+    """
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is needed for the HTTP benchmarks: apt-get install wrk")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as file:
-        file.write(script + WRK_REPORT.replace("EXPECTED_STATUS", str(expected_status)))
+        file.write(script + WRK_REPORT)
     before = cpu_seconds(resource.RUSAGE_CHILDREN)
     finished = subprocess.run(
         [wrk, "-t2", f"-c{clients}", f"-d{int(seconds)}s", "-s", file.name, url],
