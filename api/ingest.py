@@ -11,10 +11,12 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, HttpMethod, Request, Response
+from litestar.enums import ScopeType
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_403_FORBIDDEN
+from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
 from api.auth import current_key, require, runtime_of
 from api.problems import ProblemError, decode_problem, domain_problem, problem_document
@@ -208,6 +210,104 @@ def _batch_answers(
     return answers
 
 
+_EVENT_DECODER = msgspec.json.Decoder(EventIn)
+_ANSWER_ENCODER = msgspec.json.Encoder()
+
+
+class SinglePostFastLane:
+    """Route middleware of the single-event endpoint: the common case, without Litestar's
+    per-request machinery (guards, parameter extraction, the Response object).
+
+    A post with no query string, from a key the key cache knows and that may post for the
+    dossier, whose body decodes and translates, is appended and answered here, exactly as the
+    route handler would answer it. Everything else (an unknown key, `?consistent`, a body that
+    does not decode or is refused) goes on to the route handler with its body replayed, so every
+    refusal is answered from one place. Measured: a tenth more single posts per second.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope["query_string"]:
+            await self.app(scope, receive, send)
+            return
+        litestar_app = scope["litestar_app"]
+        runtime: Runtime = litestar_app.state.runtime
+        code: str = scope["path_params"]["code"]
+        key = _cached_key(scope, runtime)
+        if key is None or not key.may_post_for(code):
+            await self.app(scope, receive, send)
+            return
+        messages, body = await _read_body(receive, runtime.settings.max_body_bytes)
+        if body is None:  # too large, or the client left: the route handler answers
+            await self.app(scope, _replay(messages, receive), send)
+            return
+        try:
+            submission = to_submission(code, _EVENT_DECODER.decode(body), key.name, runtime)
+        except (msgspec.DecodeError, msgspec.ValidationError, ProblemError, DomainError):
+            await self.app(scope, _replay(messages, receive), send)
+            return
+        writer: AsyncIngestWriter = litestar_app.state.ingest_writer
+        (outcome,) = await writer.submit([submission])
+        if isinstance(outcome, DomainError):
+            raise outcome
+        if outcome.already:
+            answer = await asyncio.to_thread(_answer, runtime, outcome)
+        else:
+            answer = _answer(runtime, outcome)
+        payload = _ANSWER_ENCODER.encode(answer)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": HTTP_200_OK if outcome.already else HTTP_201_CREATED,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload, "more_body": False})
+
+
+def _cached_key(scope: Scope, runtime: Runtime) -> ApiKey | None:
+    """The caller's key when the key cache knows it (else the guard looks it up)."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                return None
+            known, key = runtime.keys.cached(token.strip())
+            return key if known else None
+    return None
+
+
+async def _read_body(receive: Receive, limit: int) -> tuple[list[ReceiveMessage], bytes | None]:
+    """The messages read, and the body (None: over `limit` bytes, or the client left)."""
+    messages: list[ReceiveMessage] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages, None
+        size += len(message["body"])
+        if size > limit:
+            return messages, None
+        if not message.get("more_body", False):
+            return messages, b"".join(m["body"] for m in messages if m["type"] == "http.request")
+
+
+def _replay(messages: list[ReceiveMessage], receive: Receive) -> Receive:
+    """A `receive` that gives the messages already read again, then the rest of the request."""
+    pending = list(messages)
+
+    async def replaying() -> ReceiveMessage:
+        return pending.pop(0) if pending else await receive()
+
+    return replaying
+
+
 class IngestController(Controller):
     """For handling systems (role `handler`, scoped to agency codes)."""
 
@@ -224,6 +324,7 @@ class IngestController(Controller):
             "the rule (409 when the event conflicts with the dossier's history)."
         ),
         responses={},
+        middleware=[SinglePostFastLane],
     )
     async def append_event(
         self,

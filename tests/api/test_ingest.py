@@ -343,3 +343,72 @@ async def test_metrics_count_requests_by_route_and_the_writer_s_commits(
     assert figure(text, "ledger_head_position") >= 3
     assert 'ledger_projection_lag{projection="dossier_status"}' in text
     assert "process_cpu_seconds_total" in text
+
+
+FORBIDDEN_TRANSITION = {
+    "event_id": "fp-9",
+    "type": "FeePaid",
+    "occurred_at": "2026-02-13T10:00:00+07:00",
+    "actor": {"id": "cb-1", "role": "officer"},
+    "data": {"amount_vnd": 1000},
+}
+
+
+async def post_both_ways(
+    client: AsyncTestClient,  # type: ignore[type-arg]
+    headers: dict[str, str],
+    code: str,
+    raw: bytes | None,
+    event: dict[str, Any] | None,
+) -> tuple[Any, Any]:
+    """The same post answered by the fast lane (no query string, the key cached by a first
+    post) and by the route handler (a query string sends it there)."""
+    warm = await client.post(
+        f"/v1/dossiers/{new_code()}/events", json=received("warm-1"), headers=headers
+    )
+    assert warm.status_code == 201
+    answers = []
+    for query in ("", "?consistent=false"):
+        path = f"/v1/dossiers/{code}/events{query}"
+        if raw is not None:
+            answers.append(await client.post(path, content=raw, headers=headers))
+        else:
+            answers.append(await client.post(path, json=event, headers=headers))
+    return answers[0], answers[1]
+
+
+@pytest.mark.parametrize("case", [*BAD_REQUESTS, "forbidden transition"])
+async def test_a_refusal_reads_the_same_on_the_fast_lane_and_through_the_handler(
+    client: AsyncTestClient,
+    handler_headers: dict[str, str],
+    case: str,  # type: ignore[type-arg]
+) -> None:
+    raw, event, status = BAD_REQUESTS.get(case, (None, FORBIDDEN_TRANSITION, 409))
+    headers = handler_headers | {"Content-Type": "application/json"}
+    fast, handled = await post_both_ways(client, headers, new_code(), raw, event)
+    assert fast.status_code == handled.status_code == status, fast.text
+    assert fast.headers["content-type"] == handled.headers["content-type"]
+    assert fast.json() == handled.json()
+
+
+async def test_an_answer_reads_the_same_on_the_fast_lane_and_through_the_handler(
+    client: AsyncTestClient,
+    handler_headers: dict[str, str],  # type: ignore[type-arg]
+) -> None:
+    code = new_code()
+    first, _ = await post_both_ways(client, handler_headers, code, None, received("same-1"))
+    assert first.status_code == 201
+    # The handler's answer to a retry, and the fast lane's, equal the first answer.
+    again_fast, again_handled = await post_both_ways(
+        client, handler_headers, code, None, received("same-1")
+    )
+    assert again_fast.status_code == again_handled.status_code == 200
+    expected = first.json() | {"outcome": "already_appended"}
+    assert again_fast.json() == again_handled.json() == expected
+    other = new_code()
+    fast, handled = await post_both_ways(client, handler_headers, other, None, received("o-1"))
+    assert (fast.status_code, handled.status_code) == (201, 200)
+    assert handled.json() == fast.json() | {"outcome": "already_appended"}
+    for name in ("content-type", "content-length"):
+        assert again_fast.headers[name] == again_handled.headers[name]
+    assert set(again_fast.headers) == set(again_handled.headers)
