@@ -62,7 +62,10 @@ class DossierCode:
             raise InvalidDossierCode(
                 text, "serial", f"the serial {serial!r} is not {_SERIAL_EXPECTED}"
             )
-        return cls(agency, _parse_receipt_date(text, receipt_date), serial)
+        code = cls(agency, _parse_receipt_date(text, receipt_date), serial)
+        # Every part was read strictly, so `text` is already the canonical form: keep it.
+        code.__dict__["text"] = text
+        return code
 
     def __str__(self) -> str:
         return self.text

@@ -1,10 +1,12 @@
 from datetime import date
+from uuid import uuid5
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.code import CODE_PATTERN, DossierCode
+from domain.dossier import LEDGER_NAMESPACE, dossier_id
 from domain.errors import DomainError, InvalidDossierCode
 
 
@@ -89,6 +91,9 @@ def test_printing_then_parsing_a_code_gives_it_back(
     segments: list[str], receipt_date: date, serial: str
 ) -> None:
     code = DossierCode(".".join(segments), receipt_date, serial)
+    parsed = DossierCode.parse(str(code))
 
-    assert DossierCode.parse(str(code)) == code
+    assert parsed == code
+    assert str(parsed) == str(code)  # the text kept from parsing is the canonical one
     assert CODE_PATTERN.match(str(code))
+    assert dossier_id(parsed) == uuid5(LEDGER_NAMESPACE, str(code))  # ids are fixed forever
