@@ -24,7 +24,6 @@ fail on the version's unique key; the group is then applied again on the databas
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import queue
 import threading
@@ -475,21 +474,24 @@ class AsyncIngestWriter(GroupCommit):
             ledger, rules, max_batch_events=max_batch_events, cache_size=cache_size, clock=clock
         )
         self._connection: psycopg.AsyncConnection[Any] | None = None
-        self._queue: asyncio.Queue[_Request] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Request | None] = asyncio.Queue()  # None: stop
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="ingest-writer")
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 30) -> None:
+        """Finish the group under way, then stop; requests still queued learn that it stopped."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._queue.put_nowait(None)
+            try:
+                await asyncio.wait_for(self._task, timeout)
+            except TimeoutError:
+                _log.warning("the ingest writer did not stop within %ss", timeout)
             self._task = None
         while not self._queue.empty():
             request = self._queue.get_nowait()
-            if not request.future.done():
+            if request is not None and not request.future.done():
                 request.future.set_exception(WriterStopped("the ingest writer stopped"))
         await self._discard_connection()
 
@@ -504,18 +506,28 @@ class AsyncIngestWriter(GroupCommit):
 
     async def _run(self) -> None:
         while True:
-            group = [await self._queue.get()]
+            first = await self._queue.get()
+            if first is None:
+                return
             # Let the loop first run what is ready (requests already read from their sockets
             # are decoded and submitted): bigger groups, no added wait.
             waiting = -1
             while self._queue.qsize() != waiting:
                 waiting = self._queue.qsize()
                 await asyncio.sleep(0)
-            size = len(group[0].submissions)
+            group = [first]
+            size = len(first.submissions)
+            stopping = False
             while size < self.max_batch_events and not self._queue.empty():
-                group.append(self._queue.get_nowait())
-                size += len(group[-1].submissions)
+                item = self._queue.get_nowait()
+                if item is None:
+                    stopping = True
+                    break
+                group.append(item)
+                size += len(item.submissions)
             await self._commit_group(group)
+            if stopping:
+                return
 
     async def _commit_group(self, group: list[_Request]) -> None:
         submissions = [s for request in group for s in request.submissions]
