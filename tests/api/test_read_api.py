@@ -210,3 +210,20 @@ async def test_the_public_lookup_is_rate_limited_per_client(client: AsyncTestCli
     ]
     assert 429 in statuses
     assert statuses.index(429) <= 40
+
+
+async def test_the_openapi_document_describes_the_write_endpoints_with_examples(
+    client: AsyncTestClient,  # type: ignore[type-arg]
+) -> None:
+    answer = await client.get("/schema/openapi.json")
+    assert answer.status_code == 200, answer.text
+    document = answer.json()
+    single = document["paths"]["/v1/dossiers/{code}/events"]["post"]
+    batch = document["paths"]["/v1/events:batch"]["post"]
+    for operation in (single, batch):
+        body = operation["requestBody"]["content"]["application/json"]
+        assert body.get("examples") or body["schema"].get("examples"), operation
+    assert "201" in single["responses"]
+    schemas = document["components"]["schemas"]
+    assert {"EventIn", "AppendedOut", "BatchIn", "BatchOut"} <= set(schemas)
+    assert (await client.get("/schema")).status_code == 200  # the rendered page
