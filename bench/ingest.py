@@ -302,7 +302,12 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=8.0, help="duration of each measurement")
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients for a, a2, b")
-    parser.add_argument("--batch-clients", type=int, default=4, help="concurrent clients for c")
+    parser.add_argument(
+        "--batch-clients",
+        type=int,
+        default=8,
+        help="concurrent clients for c (each opens a connection per batch, as urllib does)",
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--workers", type=int, default=2, help="`ledger serve --workers`")
     parser.add_argument("--database-url", help="a PostgreSQL superuser URL (default: embedded)")
