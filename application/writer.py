@@ -146,9 +146,9 @@ class GroupCommit:
         ledger: DossierLedger,
         rules: Rules,
         *,
-        max_batch_events: int,
-        cache_size: int,
-        clock: Callable[[], datetime],
+        max_batch_events: int = 2000,
+        cache_size: int = 50_000,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.ledger = ledger
         self.rules = rules
@@ -333,18 +333,8 @@ class GroupCommit:
 class IngestWriter(GroupCommit):
     """The group commit on a thread of its own, for callers that are threads."""
 
-    def __init__(
-        self,
-        ledger: DossierLedger,
-        rules: Rules,
-        *,
-        max_batch_events: int = 2000,
-        cache_size: int = 50_000,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        super().__init__(
-            ledger, rules, max_batch_events=max_batch_events, cache_size=cache_size, clock=clock
-        )
+    def __init__(self, ledger: DossierLedger, rules: Rules, **options: Any) -> None:
+        super().__init__(ledger, rules, **options)
         self._connection: psycopg.Connection[Any] | None = None
         self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -461,18 +451,8 @@ class AsyncIngestWriter(GroupCommit):
     which queue up for the next group.
     """
 
-    def __init__(
-        self,
-        ledger: DossierLedger,
-        rules: Rules,
-        *,
-        max_batch_events: int = 2000,
-        cache_size: int = 50_000,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        super().__init__(
-            ledger, rules, max_batch_events=max_batch_events, cache_size=cache_size, clock=clock
-        )
+    def __init__(self, ledger: DossierLedger, rules: Rules, **options: Any) -> None:
+        super().__init__(ledger, rules, **options)
         self._connection: psycopg.AsyncConnection[Any] | None = None
         self._queue: asyncio.Queue[_Request | None] = asyncio.Queue()  # None: stop
         self._task: asyncio.Task[None] | None = None
@@ -544,7 +524,7 @@ class AsyncIngestWriter(GroupCommit):
                 request.future.set_result(share)
 
     async def _drive(self, steps: _Steps) -> list[Outcome]:
-        """Run the group commit's I/O on this loop's connection."""
+        """Run the group commit's I/O on this loop's connection (IngestWriter._drive, awaited)."""
         try:
             io = next(steps)
         except StopIteration as done:  # nothing to read or write (every event a retry)
