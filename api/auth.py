@@ -19,16 +19,21 @@ def runtime_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Runtime:
     return runtime
 
 
+def bearer_token(header: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (None: no bearer token)."""
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
 async def caller(connection: ASGIConnection[Any, Any, Any, Any]) -> ApiKey:
     """The key in `Authorization: Bearer …`, or 401."""
-    header = connection.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(connection.headers.get("authorization", ""))
+    if token is None:
         raise NotAuthorizedException(detail="an API key is required: Authorization: Bearer <key>")
     keys = runtime_of(connection).keys
-    known, key = keys.cached(token.strip())
+    known, key = keys.cached(token)
     if not known:
-        key = await asyncio.to_thread(keys.authenticate, token.strip())
+        key = await asyncio.to_thread(keys.authenticate, token)
     if key is None:
         raise NotAuthorizedException(detail="the API key is unknown or revoked")
     return key

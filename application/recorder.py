@@ -14,7 +14,7 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from psycopg import Connection, sql
+from psycopg import AsyncConnection, Connection, sql
 from psycopg.rows import tuple_row
 
 from application.database import APPEND_FUNCTION
@@ -47,14 +47,23 @@ class LedgerRecorder(PostgresApplicationRecorder):
         raises psycopg's UniqueViolation and appends nothing.
         """
         with connection.cursor(row_factory=tuple_row) as cursor:
-            cursor.execute(
-                self.append_statement,
-                (
-                    [event.originator_id for event in stored_events],
-                    [event.originator_version for event in stored_events],
-                    [event.topic for event in stored_events],
-                    [event.state for event in stored_events],
-                ),
-                prepare=True,
-            )
+            cursor.execute(self.append_statement, _arrays(stored_events), prepare=True)
             return [row[0] for row in cursor.fetchall()]
+
+    async def append_async(
+        self, connection: AsyncConnection[Any], stored_events: Sequence[StoredEvent]
+    ) -> list[int]:
+        """`append` on an asynchronous connection."""
+        async with connection.cursor(row_factory=tuple_row) as cursor:
+            await cursor.execute(self.append_statement, _arrays(stored_events), prepare=True)
+            return [row[0] for row in await cursor.fetchall()]
+
+
+def _arrays(stored_events: Sequence[StoredEvent]) -> tuple[list[Any], ...]:
+    """The append function's four arguments."""
+    return (
+        [event.originator_id for event in stored_events],
+        [event.originator_version for event in stored_events],
+        [event.topic for event in stored_events],
+        [event.state for event in stored_events],
+    )

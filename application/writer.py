@@ -42,6 +42,7 @@ from psycopg import sql
 
 from application.database import DatabaseUnavailable
 from application.ledger import DossierLedger
+from application.recorder import LedgerRecorder
 from domain.code import DossierCode
 from domain.commands import EventCommand, Rules
 from domain.dossier import Dossier, dossier_id, record
@@ -133,9 +134,24 @@ class _Append(NamedTuple):
     stored: list[StoredEvent]
 
 
+class _Done(NamedTuple):
+    """The group commit has finished: its outcomes."""
+
+    outcomes: list[Outcome]
+
+
 _Io = _Load | _Append
 _Steps = Generator[_Io, Any, list[Outcome]]
 _CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def _resume(steps: _Steps, result: Any = None, error: psycopg.Error | None = None) -> _Io | _Done:
+    """Hand the group commit the result of its last I/O, or the error it raised: its next I/O,
+    or its outcomes. The drivers (a thread's, the event loop's) differ only in how they wait."""
+    try:
+        return steps.throw(error) if error is not None else steps.send(result)
+    except StopIteration as done:
+        return _Done(cast(list[Outcome], done.value))
 
 
 class GroupCommit:
@@ -158,7 +174,7 @@ class GroupCommit:
         self.groups_committed = 0
         self.events_committed = 0
         recorder: Any = ledger.recorder
-        self.append_statement = recorder.append_statement
+        self.recorder: LedgerRecorder = recorder
         self.load_statement = sql.SQL(
             "SELECT originator_id, originator_version, topic, state FROM {} "
             "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
@@ -166,15 +182,6 @@ class GroupCommit:
         pool: Any = recorder.datastore.pool
         self.connect_kwargs = {k: v for k, v in pool.kwargs.items() if k != "row_factory"}
         self.connect_kwargs.update(autocommit=True, connect_timeout=5)
-
-    @staticmethod
-    def append_arguments(stored: list[StoredEvent]) -> tuple[list[Any], ...]:
-        return (
-            [event.originator_id for event in stored],
-            [event.originator_version for event in stored],
-            [event.topic for event in stored],
-            [event.state for event in stored],
-        )
 
     def commit(self, submissions: Sequence[Submission]) -> _Steps:
         """Append, redoing the group from the database when another process got in between.
@@ -404,39 +411,24 @@ class IngestWriter(GroupCommit):
 
     def _drive(self, steps: _Steps) -> list[Outcome]:
         """Run the group commit's I/O on this thread's connection."""
-        try:
-            io = next(steps)
-        except StopIteration as done:  # nothing to read or write (every event a retry)
-            return cast(list[Outcome], done.value)
-        while True:
+        step = _resume(steps)
+        while not isinstance(step, _Done):
             try:
-                result = self._execute(io)
-            except _CONNECTION_ERRORS as error:
-                self._discard_connection()
-                io = self._throw(steps, error)
+                result = self._execute(step)
             except psycopg.Error as error:
-                io = self._throw(steps, error)
+                if isinstance(error, _CONNECTION_ERRORS):
+                    self._discard_connection()
+                step = _resume(steps, error=error)
             else:
-                try:
-                    io = steps.send(result)
-                except StopIteration as done:
-                    return cast(list[Outcome], done.value)
-
-    @staticmethod
-    def _throw(steps: _Steps, error: BaseException) -> _Io:
-        try:
-            return steps.throw(error)
-        except StopIteration as done:  # pragma: no cover - a commit always ends in an append
-            raise RuntimeError("the group commit ended on an error") from done
+                step = _resume(steps, result)
+        return step.outcomes
 
     def _execute(self, io: _Io) -> Any:
         if self._connection is None or self._connection.closed:
             self._connection = psycopg.connect(**self.connect_kwargs)
         if isinstance(io, _Load):
             return self._connection.execute(self.load_statement, (io.ids,)).fetchall()
-        with self._connection.cursor() as cursor:
-            cursor.execute(self.append_statement, self.append_arguments(io.stored), prepare=True)
-            return [row[0] for row in cursor.fetchall()]
+        return self.recorder.append(self._connection, io.stored)
 
     def _discard_connection(self) -> None:
         if self._connection is not None:
@@ -524,24 +516,18 @@ class AsyncIngestWriter(GroupCommit):
                 request.future.set_result(share)
 
     async def _drive(self, steps: _Steps) -> list[Outcome]:
-        """Run the group commit's I/O on this loop's connection (IngestWriter._drive, awaited)."""
-        try:
-            io = next(steps)
-        except StopIteration as done:  # nothing to read or write (every event a retry)
-            return cast(list[Outcome], done.value)
-        while True:
+        """Run the group commit's I/O on this loop's connection."""
+        step = _resume(steps)
+        while not isinstance(step, _Done):
             try:
-                result = await self._execute(io)
-            except _CONNECTION_ERRORS as error:
-                await self._discard_connection()
-                io = IngestWriter._throw(steps, error)
+                result = await self._execute(step)
             except psycopg.Error as error:
-                io = IngestWriter._throw(steps, error)
+                if isinstance(error, _CONNECTION_ERRORS):
+                    await self._discard_connection()
+                step = _resume(steps, error=error)
             else:
-                try:
-                    io = steps.send(result)
-                except StopIteration as done:
-                    return cast(list[Outcome], done.value)
+                step = _resume(steps, result)
+        return step.outcomes
 
     async def _execute(self, io: _Io) -> Any:
         if self._connection is None or self._connection.closed:
@@ -549,11 +535,7 @@ class AsyncIngestWriter(GroupCommit):
         if isinstance(io, _Load):
             cursor = await self._connection.execute(self.load_statement, (io.ids,))
             return await cursor.fetchall()
-        async with self._connection.cursor() as cursor:
-            await cursor.execute(
-                self.append_statement, self.append_arguments(io.stored), prepare=True
-            )
-            return [row[0] for row in await cursor.fetchall()]
+        return await self.recorder.append_async(self._connection, io.stored)
 
     async def _discard_connection(self) -> None:
         if self._connection is not None:
