@@ -7,7 +7,6 @@ from __future__ import annotations
 import itertools
 import stat
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from eventsourcing.persistence import StoredEvent, Tracking
 from hypothesis import strategies as st
 from psycopg.sql import SQL
 
-from application.bootstrap import Database, open_ledger
+from application.bootstrap import Database
 from application.ledger import APPLICATION_NAME, DossierLedger
 from application.settings import Settings
 from application.transparency.bundle import encode_bundle
@@ -57,7 +56,6 @@ from projections.audit_log import (
     AuditLogProjection,
     AuditLogView,
     catch_up_audit_log,
-    open_audit_log,
     start_checkpointing,
 )
 from projections.rebuild import rebuild
@@ -66,20 +64,6 @@ from projections.view import Page
 from tests.integration.test_projections import RULES, append, random_histories
 
 # --- Fixtures -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def ledger(database: Database) -> Iterator[DossierLedger]:
-    app = open_ledger(database, pool_size=2)
-    yield app
-    app.close()
-
-
-@pytest.fixture(scope="module")
-def view(database: Database) -> Iterator[AuditLogView]:
-    opened = open_audit_log(database.ledger_env(pool_size=2))
-    yield opened
-    opened.datastore.close()
 
 
 @pytest.fixture(scope="module")

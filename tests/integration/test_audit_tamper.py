@@ -4,7 +4,6 @@ truncated and grown again differently, by the checkpointer and by the consistenc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from api.cli import main
-from application.bootstrap import Database, open_ledger
+from application.bootstrap import Database
 from application.ledger import DossierLedger
 from application.settings import Settings
 from application.transparency.bundle import (
@@ -32,7 +31,7 @@ from application.transparency.note import open_checkpoint
 from application.transparency.proofs import export_bundle, prove_inclusion
 from domain.code import DossierCode
 from domain.dossier import dossier_id
-from projections.audit_log import AuditLogView, catch_up_audit_log, open_audit_log
+from projections.audit_log import AuditLogView, catch_up_audit_log
 from tests.integration.test_projections import append, random_histories
 
 ORIGIN = "ledger.test/tamper"
@@ -65,20 +64,6 @@ def env(settings: Settings) -> dict[str, str]:
         "LEDGER_DATA_DIR": str(settings.data_dir),
         "LEDGER_LOG_ORIGIN": ORIGIN,
     }
-
-
-@pytest.fixture(scope="module")
-def ledger(database: Database) -> Iterator[DossierLedger]:
-    app = open_ledger(database, pool_size=2)
-    yield app
-    app.close()
-
-
-@pytest.fixture(scope="module")
-def view(database: Database) -> Iterator[AuditLogView]:
-    opened = open_audit_log(database.ledger_env(pool_size=2))
-    yield opened
-    opened.datastore.close()
 
 
 @pytest.fixture(scope="module")

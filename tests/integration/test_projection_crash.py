@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -23,7 +22,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from application.bootstrap import Database, open_ledger
+from application.bootstrap import Database
 from application.ledger import APPLICATION_NAME, DossierLedger
 from domain.commands import Channel
 from domain.dossier import Dossier
@@ -40,13 +39,6 @@ from tests.integration.test_projections import (
 LEDGER = Path(sys.executable).parent / "ledger"
 TRACKING = {name: f"{name}_tracking" for name in ALL}
 MICRO = timedelta(microseconds=1)
-
-
-@pytest.fixture(scope="module")
-def ledger(database: Database) -> Iterator[DossierLedger]:
-    app = open_ledger(database, pool_size=2)
-    yield app
-    app.close()
 
 
 def query(database: Database, statement: str) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import Tracking
 
-from application.bootstrap import Database, open_ledger
+from application.bootstrap import Database
 from application.catalogue import load_calendar, load_procedures
 from application.ledger import APPLICATION_NAME, DossierLedger
 from application.writer import IngestWriter, Submission
@@ -223,13 +223,6 @@ def catch_up(view_name: str, database: Database, ledger: DossierLedger, page_siz
 
 
 # --- Fixtures -------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def ledger(database: Database) -> Iterator[DossierLedger]:
-    app = open_ledger(database, pool_size=2)
-    yield app
-    app.close()
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from application.bootstrap import Database, open_ledger
+from application.bootstrap import Database
 from application.ledger import DossierLedger
 from application.writer import Submission
 from domain.calendar import LOCAL_TZ
@@ -149,13 +149,6 @@ def submissions() -> list[Submission]:
             )
             found.append(Submission(code, command))
     return found
-
-
-@pytest.fixture(scope="module")
-def ledger(database: Database) -> Iterator[DossierLedger]:
-    app = open_ledger(database, pool_size=2)
-    yield app
-    app.close()
 
 
 @pytest.fixture(scope="module")
