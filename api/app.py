@@ -8,20 +8,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Request, Router, get
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.response import Response
 
 from api.audit import AuditController, DossierExportController
+from api.availability import FailFast, availability_handlers, watch_database
+from api.health import health, live, ready
 from api.ingest import IngestController
 from api.inspectors import DossierListController, InspectorController, ReportController
 from api.metrics import LedgerCollector, RequestMetrics, RequestMetricsMiddleware, metrics
 from api.problems import exception_handlers
 from api.public import PublicController, public_rate_limit
-from api.schemas import HealthOut
 from application.runtime import Runtime, tune_garbage_collection
 from application.settings import Settings
 from application.writer import AsyncIngestWriter
@@ -29,15 +29,6 @@ from projections.audit_log import start_checkpointing
 from projections.registry import open_read_models, start_projections
 
 _log = logging.getLogger(__name__)
-
-
-@get("/health", summary="Liveness, database reachability and projection lag", tags=["operations"])
-async def health(request: Request[Any, Any, Any]) -> Response[HealthOut]:
-    runtime: Runtime = request.app.state.runtime
-    report = await asyncio.to_thread(runtime.health)
-    status_code = 200 if report.status == "ok" else 503
-    body = HealthOut(report.status, report.database, report.events, report.projections)
-    return Response(body, status_code=status_code)
 
 
 def create_app(
@@ -58,7 +49,7 @@ def create_app(
         owned = runtime is None
         started = runtime or await asyncio.to_thread(Runtime.start, settings)
         read_models = await asyncio.to_thread(open_read_models, started.database)
-        started.views.update(read_models.by_name())
+        started.follow_views(read_models.by_name())
         background: list[Any] = []
         if run_projections:
             background = await asyncio.to_thread(start_projections, started.database, started.rules)
@@ -71,6 +62,7 @@ def create_app(
             started.ledger, started.rules, max_batch_events=settings.writer_batch_events
         )
         await writer.start()
+        unwatch = watch_database(started.monitor, writer, fail_fast)
         app.state.runtime = started
         app.state.ingest_writer = writer
         app.state.read_models = read_models
@@ -82,6 +74,7 @@ def create_app(
         try:
             yield
         finally:
+            unwatch()
             await writer.stop()
             for task in reversed(background):
                 await asyncio.to_thread(task.stop)
@@ -90,10 +83,13 @@ def create_app(
                 await asyncio.to_thread(started.close)
 
     requests = RequestMetrics()
+    fail_fast = FailFast()
 
     return Litestar(
         route_handlers=[
             health,
+            live,
+            ready,
             IngestController,
             InspectorController,
             DossierListController,
@@ -108,8 +104,11 @@ def create_app(
             metrics,
         ],
         lifespan=[lifespan],
-        exception_handlers=exception_handlers,
-        middleware=[DefineMiddleware(RequestMetricsMiddleware, metrics=requests)],
+        exception_handlers={**exception_handlers, **availability_handlers},
+        middleware=[
+            DefineMiddleware(RequestMetricsMiddleware, metrics=requests),
+            fail_fast.middleware,
+        ],
         request_max_body_size=settings.max_body_bytes,
         state=State({"settings": settings}),
         openapi_config=OpenAPIConfig(

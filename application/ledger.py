@@ -16,6 +16,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, get_topic
 from psycopg import sql
+from psycopg_pool.base import AttemptWithBackoff
 
 from application.database import ConnectionParams
 from application.mapper import MsgspecMapper
@@ -30,9 +31,18 @@ APPLICATION_NAME = "Ledger"  # eventsourcing names the events table after it: le
 
 
 def persistence_env(
-    url: str, *, app_role: str | None, create_table: bool, pool_size: int = 10
+    url: str,
+    *,
+    app_role: str | None,
+    create_table: bool,
+    pool_size: int = 10,
+    timeout: float = 2.0,
 ) -> dict[str, str]:
-    """eventsourcing's settings for a PostgreSQL URL (the library reads them from a mapping)."""
+    """eventsourcing's settings for a PostgreSQL URL (the library reads them from a mapping).
+
+    `timeout` bounds both the wait for a pooled connection and each connection attempt: no
+    request waits longer for a connection, whatever the database does.
+    """
     params = ConnectionParams.from_url(url)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -47,7 +57,7 @@ def persistence_env(
         "POSTGRES_POOL_SIZE": "1",
         "POSTGRES_MAX_OVERFLOW": str(max(pool_size - 1, 0)),
         "POSTGRES_LOCK_TIMEOUT": "30",
-        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_CONNECT_TIMEOUT": str(max(1, round(timeout))),
         "POSTGRES_PRE_PING": "y",
         "CREATE_TABLE": "y" if create_table else "n",
         "MAPPER_TOPIC": get_topic(MsgspecMapper),
@@ -56,11 +66,24 @@ def persistence_env(
     }
 
 
+def reconnect_quickly() -> None:
+    """psycopg_pool tries a failed connection again after 1 s, then 2, 4, 8 s...: after an
+    outage of a few seconds a pool would wait 8 s more before it tried again. The ledger's pools
+    try every quarter of a second (the embedded server restarts in about a second)."""
+    AttemptWithBackoff.INITIAL_DELAY = 0.25
+    AttemptWithBackoff.DELAY_BACKOFF = 1.0
+
+
+reconnect_quickly()
+
+
 def restrict_sessions(factory: InfrastructureFactory[Any], app_role: str | None) -> None:
     """Make every pooled session act as the restricted role from its first statement."""
+    datastore = factory.datastore  # type: ignore[attr-defined]
     if app_role:
-        datastore = factory.datastore  # type: ignore[attr-defined]
         datastore.pool.kwargs["options"] = f"-c role={app_role}"
+    # eventsourcing bounds the wait for a pooled connection, not the connection attempt.
+    datastore.pool.kwargs["connect_timeout"] = max(1, round(datastore.pool.timeout))
 
 
 def open_view(view_class: type[TView], name: str, env: Mapping[str, str]) -> TView:

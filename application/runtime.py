@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, cast
 
-from eventsourcing.persistence import PersistenceError, TrackingRecorder
+from eventsourcing.persistence import TrackingRecorder
+from eventsourcing.postgres import PostgresTrackingRecorder
 
 from application.bootstrap import Database, open_ledger, prepare_database
 from application.catalogue import load_calendar, load_procedures
-from application.database import DatabaseUnavailable, database_head
+from application.health import DatabaseMonitor
 from application.keys import ApiKeys
 from application.ledger import DossierLedger
 from application.secrets import LookupSecrets
@@ -47,6 +48,8 @@ class HealthReport:
     database: Literal["ok", "unavailable"]
     events: int | None
     projections: dict[str, dict[str, int | None]]
+    storage_free_bytes: int | None = None
+    storage_full: bool = False
 
 
 @dataclass
@@ -58,6 +61,7 @@ class Runtime:
     keys: ApiKeys
     secrets: LookupSecrets
     writer: IngestWriter
+    monitor: DatabaseMonitor
     views: dict[str, TrackingRecorder] = field(default_factory=dict)
 
     @classmethod
@@ -68,6 +72,15 @@ class Runtime:
         keys = ApiKeys(ledger.factory.datastore)  # type: ignore[attr-defined]
         writer = IngestWriter(ledger, rules, max_batch_events=settings.writer_batch_events)
         writer.start()
+        monitor = DatabaseMonitor(
+            database.url,
+            database.app_role,
+            timeout=settings.database_timeout,
+            storage_path=settings.watched_storage,
+            storage_reserve_bytes=settings.storage_reserve_bytes,
+            application_name=ledger.name,
+        )
+        monitor.start()
         return cls(
             settings=settings,
             database=database,
@@ -76,26 +89,37 @@ class Runtime:
             keys=keys,
             secrets=LookupSecrets.from_file(settings.secret_pepper_path),
             writer=writer,
+            monitor=monitor,
+        )
+
+    def follow_views(self, views: dict[str, Any]) -> None:
+        """Serve these read models, and report their lag."""
+        self.views.update(views)
+        self.monitor.follow(
+            {
+                name: cast(PostgresTrackingRecorder, view).max_tracking_id_statement
+                for name, view in self.views.items()
+            }
         )
 
     def health(self) -> HealthReport:
-        """Head position and each projection's lag; `degraded` when the database is unreachable."""
-        try:
-            # A connection of its own with a short timeout: the pools wait and retry for longer
-            # than a health check should take to say that the database is gone.
-            head = database_head(self.database.url, self.database.app_role)
-            positions = {
-                name: view.max_tracking_id(self.ledger.name) for name, view in self.views.items()
-            }
-        except (PersistenceError, DatabaseUnavailable):
-            return HealthReport("degraded", "unavailable", None, {})
-        projections = {
-            name: {"position": position, "lag": head - (position or 0)}
-            for name, position in positions.items()
+        """Head position and each projection's lag, as the probe last read them (no I/O);
+        `degraded` while the database is unreachable."""
+        monitor = self.monitor
+        free, full = monitor.storage_free_bytes, monitor.storage_full
+        positions = monitor.positions
+        if not monitor.reachable or positions is None:
+            return HealthReport("degraded", "unavailable", None, {}, free, full)
+        lags = positions.lags()
+        projections: dict[str, dict[str, int | None]] = {
+            name: {"position": position, "lag": lags[name]}
+            for name, position in positions.projections.items()
+            if name in self.views
         }
-        return HealthReport("ok", "ok", head, projections)
+        return HealthReport("ok", "ok", positions.head, projections, free, full)
 
     def close(self) -> None:
+        self.monitor.stop()
         self.writer.stop()
         self.keys.close()
         self.ledger.close()

@@ -34,6 +34,11 @@ class Settings:
     """Configuration read from LEDGER_* variables.
 
     database_url: a PostgreSQL URL; None means the embedded server in data_dir/postgres.
+    database_timeout: the longest a request waits for a connection, and the probe for an
+    answer, before the database counts as unreachable.
+    storage_path, storage_reserve_bytes: writes are refused (`storage_full`) while the folder
+    (by default the embedded server's data directory) has less free space than the reserve.
+    ready_max_lag: /health/ready fails while a read model is more events behind (0: no limit).
     The ledger migrates the schema with this URL's role and does its own work as the
     restricted role `app_role`, which may only INSERT and SELECT the events table.
     """
@@ -53,6 +58,10 @@ class Settings:
     checkpoint_every_events: int = 1000
     checkpoint_every_seconds: float = 10.0
     public_rate_limit_per_minute: int = 60
+    database_timeout: float = 2.0
+    storage_path: Path | None = None
+    storage_reserve_bytes: int = 64 * 1024 * 1024
+    ready_max_lag: int = 0
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -75,6 +84,11 @@ class Settings:
     @property
     def embedded_data_dir(self) -> Path:
         return self.data_dir / "postgres"
+
+    @property
+    def watched_storage(self) -> Path | None:
+        """The folder whose free space decides `storage_full`: the database's, when known."""
+        return self.storage_path or (self.embedded_data_dir if self.embedded else None)
 
     @property
     def signing_key_path(self) -> Path:
@@ -103,6 +117,23 @@ def _positive_int(value: str) -> int:
 
 def _rate_limit(value: str) -> int:
     """Requests a minute per client; 0 turns the limit off (a reverse proxy limits rates)."""
+    return 0 if value.strip() == "0" else _positive_int(value)
+
+
+def _bytes(value: str) -> int:
+    """A number of bytes, optionally with a binary suffix: 64MiB, 1GiB."""
+    units = {"KIB": 1024, "MIB": 1024**2, "GIB": 1024**3}
+    text = value.strip().upper()
+    factor = next((units[u] for u in units if text.endswith(u)), 1)
+    number = text[:-3] if factor > 1 else text
+    if not number.isdigit():
+        msg = f"must be a number of bytes (e.g. 67108864 or 64MiB), not {value!r}"
+        raise ValueError(msg)
+    return int(number) * factor
+
+
+def _count(value: str) -> int:
+    """A whole number, 0 included."""
     return 0 if value.strip() == "0" else _positive_int(value)
 
 
@@ -142,5 +173,9 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "CHECKPOINT_EVERY_EVENTS": ("checkpoint_every_events", _positive_int),
     "CHECKPOINT_EVERY_SECONDS": ("checkpoint_every_seconds", _seconds),
     "PUBLIC_RATE_LIMIT_PER_MINUTE": ("public_rate_limit_per_minute", _rate_limit),
+    "DATABASE_TIMEOUT": ("database_timeout", _seconds),
+    "STORAGE_PATH": ("storage_path", _path),
+    "STORAGE_RESERVE_BYTES": ("storage_reserve_bytes", _bytes),
+    "READY_MAX_LAG": ("ready_max_lag", _count),
 }
 """Each LEDGER_ variable: the setting it fills and how its text is read."""

@@ -26,7 +26,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import queue
+import random
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Future
@@ -51,7 +53,8 @@ from domain.status import OPENING_EVENTS, Status
 
 _log = logging.getLogger(__name__)
 
-MAX_CONFLICT_RETRIES = 5
+MAX_CONFLICT_RETRIES = 8
+FIRST_CONFLICT_PAUSE_SECONDS = 0.002
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,15 @@ class _RefusedOnCachedState(Exception):
 
 class WriterStopped(RuntimeError):
     """The writer is not running (the process is shutting down)."""
+
+
+class WriteContention(RuntimeError):
+    """Other writers kept appending to the same dossiers first, attempt after attempt: the
+    events were not stored; the same request can be sent again."""
+
+
+class StorageFull(RuntimeError):
+    """PostgreSQL refused the append for want of disk space: nothing was stored."""
 
 
 @dataclass
@@ -134,13 +146,19 @@ class _Append(NamedTuple):
     stored: list[StoredEvent]
 
 
+class _Pause(NamedTuple):
+    """The group commit asks to wait before its next attempt (other writers got in first)."""
+
+    seconds: float
+
+
 class _Done(NamedTuple):
     """The group commit has finished: its outcomes."""
 
     outcomes: list[Outcome]
 
 
-_Io = _Load | _Append
+_Io = _Load | _Append | _Pause
 _Steps = Generator[_Io, Any, list[Outcome]]
 _CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
 
@@ -181,7 +199,7 @@ class GroupCommit:
         ).format(sql.Identifier(recorder.events_table_name))
         pool: Any = recorder.datastore.pool
         self.connect_kwargs = {k: v for k, v in pool.kwargs.items() if k != "row_factory"}
-        self.connect_kwargs.update(autocommit=True, connect_timeout=5)
+        self.connect_kwargs.update(autocommit=True, connect_timeout=max(1, round(pool.timeout)))
 
     def commit(self, submissions: Sequence[Submission]) -> _Steps:
         """Append, redoing the group from the database when another process got in between.
@@ -192,14 +210,23 @@ class GroupCommit:
         are final only on freshly loaded state. A lost connection is retried once on a new one
         (the driver reconnects): safe, since an append that did commit is then found in the
         database and answered already_appended.
+
+        Conflicts are retried a bounded number of times, after a growing pause with jitter;
+        then the group fails with WriteContention (nothing of it stored), never an error of
+        the database's.
         """
         trust_cache = True
         reconnected = False
         for attempt in range(MAX_CONFLICT_RETRIES):
             try:
                 return (yield from self._attempt(submissions, trust_cache=trust_cache))
+            except psycopg.errors.DiskFull as error:
+                raise StorageFull(f"the database's disk is full: {error}") from None
             except psycopg.IntegrityError:
                 _log.info("conflict with another writer, retrying (attempt %d)", attempt + 1)
+                if attempt:
+                    pause = FIRST_CONFLICT_PAUSE_SECONDS * 2**attempt
+                    yield _Pause(pause * (0.5 + random.random()))  # noqa: S311 - jitter
             except _RefusedOnCachedState:
                 pass
             except _CONNECTION_ERRORS as error:
@@ -209,7 +236,8 @@ class GroupCommit:
             trust_cache = False
             # The dossiers in memory may hold this attempt's unsaved events: drop them all.
             self.cache.evict({dossier_id(s.code) for s in submissions})
-        return (yield from self._attempt(submissions, trust_cache=False))
+        msg = f"other writers appended to the same dossiers first, {MAX_CONFLICT_RETRIES} times"
+        raise WriteContention(msg)
 
     def _attempt(self, submissions: Sequence[Submission], *, trust_cache: bool) -> _Steps:
         keys = [dossier_id(s.code) for s in submissions]
@@ -424,6 +452,9 @@ class IngestWriter(GroupCommit):
         return step.outcomes
 
     def _execute(self, io: _Io) -> Any:
+        if isinstance(io, _Pause):
+            time.sleep(io.seconds)
+            return None
         if self._connection is None or self._connection.closed:
             self._connection = psycopg.connect(**self.connect_kwargs)
         if isinstance(io, _Load):
@@ -448,9 +479,15 @@ class AsyncIngestWriter(GroupCommit):
         self._connection: psycopg.AsyncConnection[Any] | None = None
         self._queue: asyncio.Queue[_Request | None] = asyncio.Queue()  # None: stop
         self._task: asyncio.Task[None] | None = None
+        self._abandoned: asyncio.Future[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     async def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="ingest-writer")
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run(), name="ingest-writer")
 
     async def stop(self, timeout: float = 30) -> None:
         """Finish the group under way, then stop; requests still queued learn that it stopped."""
@@ -525,11 +562,36 @@ class AsyncIngestWriter(GroupCommit):
                 if isinstance(error, _CONNECTION_ERRORS):
                     await self._discard_connection()
                 step = _resume(steps, error=error)
+            except BaseException:
+                steps.close()  # the group's dossiers leave the cache
+                raise
             else:
                 step = _resume(steps, result)
         return step.outcomes
 
+    def abandon(self) -> None:
+        """The database is known to be unreachable: fail the group under way now, instead of
+        waiting for a server that may never answer (a stopped one does not)."""
+        if self._abandoned is not None and not self._abandoned.done():
+            self._abandoned.set_result(None)
+
     async def _execute(self, io: _Io) -> Any:
+        if isinstance(io, _Pause):
+            await asyncio.sleep(io.seconds)
+            return None
+        if self._abandoned is None or self._abandoned.done():
+            self._abandoned = asyncio.get_running_loop().create_future()
+        call = asyncio.ensure_future(self._io(io))
+        await asyncio.wait({call, self._abandoned}, return_when=asyncio.FIRST_COMPLETED)
+        if call.done():
+            return call.result()
+        # Cancelling would make psycopg wait up to 10 s for the server to cancel the query:
+        # leave the call to finish or fail on its own, and its connection with it.
+        stuck, self._connection = self._connection, None
+        call.add_done_callback(lambda done: _close_later(done, stuck))
+        raise DatabaseUnavailable("the database stopped answering")
+
+    async def _io(self, io: _Load | _Append) -> Any:
         if self._connection is None or self._connection.closed:
             self._connection = await psycopg.AsyncConnection.connect(**self.connect_kwargs)
         if isinstance(io, _Load):
@@ -541,3 +603,18 @@ class AsyncIngestWriter(GroupCommit):
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
+
+
+_CLOSING: set[asyncio.Task[None]] = set()
+
+
+def _close_later(
+    call: asyncio.Future[Any], connection: psycopg.AsyncConnection[Any] | None
+) -> None:
+    """Close a connection left behind by an abandoned call, once that call is over."""
+    if not call.cancelled():
+        call.exception()  # seen: its failure is the group's, already answered
+    if connection is not None and not connection.closed:
+        closing = asyncio.ensure_future(connection.close())
+        _CLOSING.add(closing)
+        closing.add_done_callback(_CLOSING.discard)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -72,6 +74,14 @@ def set_connections(postgres_url: str, allowed: bool) -> None:
             )
 
 
+async def wait_until_ready(client: AsyncTestClient, seconds: float = 3.0) -> None:  # type: ignore[type-arg]
+    """The probe notices the database again within a second."""
+    deadline = time.monotonic() + seconds
+    while (await client.get("/health/ready")).status_code != 200:
+        assert time.monotonic() < deadline, "the ledger did not notice the database again"
+        await asyncio.sleep(0.05)
+
+
 async def test_a_write_answers_503_while_the_database_is_down_and_works_after(
     client: AsyncTestClient,
     runtime: Runtime,
@@ -98,6 +108,7 @@ async def test_a_write_answers_503_while_the_database_is_down_and_works_after(
         assert (await client.get("/health")).status_code == 503
     finally:
         set_connections(postgres_url, allowed=True)
+    await wait_until_ready(client)
     again = await client.post(
         f"/v1/dossiers/{CODE}/events",
         json={**received("u-1"), "type": "Annotated", "data": {"note": "n"}},
