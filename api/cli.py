@@ -59,10 +59,17 @@ def serve(host: str, port: int, projections: bool, workers: int) -> None:
     if projections and workers > 1:
         fail("--projections runs in one process: use --workers 1, or run `ledger project`", 2)
     if settings.embedded:
-        # Start the embedded server (and migrate) once, before the workers share it.
+        # Start the embedded server (and migrate) once, before the workers share it; a
+        # restored data directory is checked against its signed checkpoint first.
+        from api.cli_backup import check_restored  # noqa: PLC0415
         from application.bootstrap import prepare_database  # noqa: PLC0415
 
         prepare_database(settings)
+        restored_ok, lines = check_restored(settings)
+        for line in lines:
+            click.echo(line, err=True)
+        if not restored_ok:
+            fail("the restored ledger does not match its backup's signed checkpoint", 1)
     if workers == 1:
         app = create_app(settings, run_projections=projections)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
@@ -236,9 +243,10 @@ def _calendar(path: Path | None, loader: object) -> object:
 def _register_commands() -> None:
     """Commands kept in modules of their own (they import this module's helpers)."""
     from api.cli_audit import audit, export, verify  # noqa: PLC0415
+    from api.cli_backup import backup, restore  # noqa: PLC0415
     from api.cli_projections import project, rebuild  # noqa: PLC0415
 
-    for command in (project, rebuild, verify, export, audit):
+    for command in (project, rebuild, verify, export, audit, backup, restore):
         main.add_command(command)
 
 
