@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 from eventsourcing.persistence import InterfaceError, OperationalError
 from litestar import Request, Response
 from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
@@ -28,7 +29,13 @@ from psycopg import OperationalError as PsycopgOperationalError
 from psycopg.errors import DiskFull
 from psycopg_pool import PoolTimeout
 
-from api.problems import PROBLEM_BASE, PROBLEM_JSON, Problem, problem_response
+from api.problems import (
+    PROBLEM_BASE,
+    PROBLEM_JSON,
+    Problem,
+    problem_document,
+    problem_response,
+)
 from application.database import DatabaseUnavailable
 from application.health import DatabaseMonitor
 from application.writer import AsyncIngestWriter, StorageFull, WriteContention, WriterStopped
@@ -94,7 +101,7 @@ class _Answer:
 
 
 async def _send_problem(send: Send, rule: str, path: str) -> None:
-    body = unavailable_response(rule, path).body
+    body = msgspec.json.encode(problem_document(unavailable_problem(rule, path)))
     await send(
         {
             "type": "http.response.start",
@@ -150,6 +157,10 @@ class FailFast:
             self.under_way.add(answer)
             try:
                 await app(scope, receive, answer.guarded_send)
+            except Exception:
+                if not answer.cut:
+                    raise  # to the exception handlers
+                # answered already: its failure (the database's) was that answer
             finally:
                 self.under_way.discard(answer)
 

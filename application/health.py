@@ -73,6 +73,7 @@ class DatabaseMonitor:
         self.application_name = application_name
         self._reachable = True
         self._suspected = False
+        self._server_down = False
         self.last_error = ""
         self.changed_at = time.monotonic()
         self.positions: Positions | None = None
@@ -91,7 +92,7 @@ class DatabaseMonitor:
     @property
     def reachable(self) -> bool:
         """False from the first connection error anyone meets until the probe answers."""
-        return self._reachable and not self._suspected
+        return self._reachable and not self._suspected and not self._server_down
 
     @property
     def storage_full(self) -> bool:
@@ -103,6 +104,14 @@ class DatabaseMonitor:
     def suspect(self) -> None:
         """Someone met a connection error: count the database as unreachable and probe now."""
         self._suspected = True
+        self._wake.set()
+
+    def server_running(self, running: bool) -> None:
+        """What the supervisor of the embedded server sees (application/embedded.py): a dead
+        postmaster's backends may answer a little longer, but the server is gone."""
+        self._server_down = not running
+        if not running:
+            self._set(reachable=False, error="the embedded PostgreSQL is not running")
         self._wake.set()
 
     def disk_full(self) -> None:
@@ -146,6 +155,10 @@ class DatabaseMonitor:
         self.probes += 1
         self._measure_disk()
         suspected = self._suspected
+        if self._server_down:
+            self._drop_connection()
+            self._set(reachable=False, error="the embedded PostgreSQL is not running")
+            return
         outcome = _with_deadline(self._ask, self.timeout)
         if suspected:
             self._suspected = False

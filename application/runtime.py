@@ -11,6 +11,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 
 from application.bootstrap import Database, open_ledger, prepare_database
 from application.catalogue import load_calendar, load_procedures
+from application.embedded import EmbeddedPostgres
 from application.health import DatabaseMonitor
 from application.keys import ApiKeys
 from application.ledger import DossierLedger
@@ -81,6 +82,9 @@ class Runtime:
             application_name=ledger.name,
         )
         monitor.start()
+        if settings.embedded:
+            server = EmbeddedPostgres.for_data_dir(settings.embedded_data_dir)
+            server.watch(monitor.server_running)
         return cls(
             settings=settings,
             database=database,

@@ -430,7 +430,7 @@ class IngestWriter(GroupCommit):
         try:
             outcomes = self._drive(self.commit(submissions))
         except Exception as error:  # every request of the group learns of the failure
-            _log.exception("group commit of %d events failed", len(submissions))
+            _log_failure(len(submissions), error)
             for request in group:
                 request.future.set_exception(error)
             return
@@ -543,7 +543,7 @@ class AsyncIngestWriter(GroupCommit):
         try:
             outcomes = await self._drive(self.commit(submissions))
         except Exception as error:  # every request of the group learns of the failure
-            _log.exception("group commit of %d events failed", len(submissions))
+            _log_failure(len(submissions), error)
             for request in group:
                 if not request.future.done():
                     request.future.set_exception(error)
@@ -603,6 +603,13 @@ class AsyncIngestWriter(GroupCommit):
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
+
+
+def _log_failure(events: int, error: Exception) -> None:
+    if isinstance(error, (DatabaseUnavailable, StorageFull, WriteContention, psycopg.Error)):
+        _log.warning("group commit of %d events failed: %s", events, error)
+    else:
+        _log.exception("group commit of %d events failed", events)
 
 
 _CLOSING: set[asyncio.Task[None]] = set()
