@@ -59,7 +59,10 @@ def create_app(
         # Requests append through a writer on this event loop (the runtime's thread writer
         # serves callers that are threads).
         writer = AsyncIngestWriter(
-            started.ledger, started.rules, max_batch_events=settings.writer_batch_events
+            started.ledger,
+            started.rules,
+            max_batch_events=settings.writer_batch_events,
+            answer_timeout=settings.database_timeout,
         )
         await writer.start()
         unwatch = watch_database(started.monitor, writer, fail_fast)

@@ -474,8 +474,16 @@ class AsyncIngestWriter(GroupCommit):
     which queue up for the next group.
     """
 
-    def __init__(self, ledger: DossierLedger, rules: Rules, **options: Any) -> None:
+    def __init__(
+        self,
+        ledger: DossierLedger,
+        rules: Rules,
+        *,
+        answer_timeout: float | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(ledger, rules, **options)
+        self.answer_timeout = answer_timeout
         self._connection: psycopg.AsyncConnection[Any] | None = None
         self._queue: asyncio.Queue[_Request | None] = asyncio.Queue()  # None: stop
         self._task: asyncio.Task[None] | None = None
@@ -505,12 +513,20 @@ class AsyncIngestWriter(GroupCommit):
         await self._discard_connection()
 
     def submit(self, submissions: Sequence[Submission]) -> asyncio.Future[list[Outcome]]:
-        """Await the outcomes, one per submission, in order."""
-        future: asyncio.Future[list[Outcome]] = asyncio.get_running_loop().create_future()
+        """Await the outcomes, one per submission, in order.
+
+        With `answer_timeout`, a caller waits no longer than that: DatabaseUnavailable then
+        (the events may still be stored: a retry with the same event_ids says so).
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Outcome]] = loop.create_future()
         if self._task is None or self._task.done():
             future.set_exception(WriterStopped("the ingest writer is not running"))
-        else:
-            self._queue.put_nowait(_Request(submissions, future))
+            return future
+        self._queue.put_nowait(_Request(submissions, future))
+        if self.answer_timeout is not None:
+            timer = loop.call_later(self.answer_timeout, _expire, future, self.answer_timeout)
+            future.add_done_callback(lambda _: timer.cancel())
         return future
 
     async def _run(self) -> None:
@@ -610,6 +626,11 @@ def _log_failure(events: int, error: Exception) -> None:
         _log.warning("group commit of %d events failed: %s", events, error)
     else:
         _log.exception("group commit of %d events failed", events)
+
+
+def _expire(future: asyncio.Future[list[Outcome]], seconds: float) -> None:
+    if not future.done():
+        future.set_exception(DatabaseUnavailable(f"the database did not answer within {seconds}s"))
 
 
 _CLOSING: set[asyncio.Task[None]] = set()

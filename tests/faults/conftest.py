@@ -31,4 +31,5 @@ def data_dir() -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="ledger-fault-", dir="/tmp"))
     os.chmod(folder, 0o755)
     yield folder / "data"
-    shutil.rmtree(folder, ignore_errors=True)
+    if not os.environ.get("KEEP_FAULT_DATA"):
+        shutil.rmtree(folder, ignore_errors=True)
