@@ -155,15 +155,17 @@ def restore_files(backup: Path, pgdata: Path, data_dir: Path, progress: Progress
         )
     files = [path for path in source.rglob("*") if path.is_file()]
     total = sum(path.stat().st_size for path in files) // 1024 or 1
-    pgdata.mkdir(parents=True, exist_ok=True)
-    pgdata.chmod(0o700)
     done = 0
-    for path in files:
-        copy = pgdata / path.relative_to(source)
-        copy.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        shutil.copy2(path, copy)
-        done += path.stat().st_size
+
+    def copy(path: str, target: str) -> None:
+        nonlocal done
+        shutil.copy2(path, target)
+        done += Path(path).stat().st_size
         progress(done // 1024, total)
+
+    pgdata.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source, pgdata, copy_function=copy, dirs_exist_ok=True)
+    pgdata.chmod(0o700)
     user = system_user()
     if user is not None:
         _give_to(user, pgdata)
