@@ -87,6 +87,17 @@ def test_a_backup_taken_under_load_restores_to_its_signed_checkpoint(data_dir: P
     shutil.rmtree(backup, ignore_errors=True)
 
 
+def restore_command(env: dict[str, str], backup: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [LEDGER, "restore", str(backup)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def test_restore_refuses_a_data_directory_that_holds_a_database(data_dir: Path) -> None:
     env = ledger_env(data_dir)
     run_ledger(env, "keys", "list")  # creates the database, and stops it again
