@@ -142,6 +142,15 @@ class LedgerCollector(Collector):
             "Last notification id a projection processed",
             labels=["projection"],
         )
+        up = GaugeMetricFamily("ledger_database_up", "1 while the database answers the probe")
+        up.add_metric([], 1 if report.database == "ok" else 0)
+        yield up
+        if report.storage_free_bytes is not None:
+            free = GaugeMetricFamily(
+                "ledger_storage_free_bytes", "Free space on the database's disk (bytes)"
+            )
+            free.add_metric([], report.storage_free_bytes)
+            yield free
         for name, figures in report.projections.items():
             lag.add_metric([name], figures.get("lag") or 0)
             position.add_metric([name], figures.get("position") or 0)

@@ -106,6 +106,15 @@ async def test_a_write_answers_503_while_the_database_is_down_and_works_after(
         assert down.json()["rule"] == "database_unavailable"
         assert "Traceback" not in down.text and "psycopg" not in down.text
         assert (await client.get("/health")).status_code == 503
+        started = time.monotonic()
+        ready = await client.get("/health/ready")
+        assert time.monotonic() - started < 0.1
+        assert (ready.status_code, ready.json()["reasons"]) == (503, ["database_unavailable"])
+        started = time.monotonic()
+        fast = await client.get(f"/v1/dossiers/{CODE}/history", headers=headers)
+        assert time.monotonic() - started < 0.05  # known down: answered without waiting
+        assert (fast.status_code, fast.json()["rule"]) == (503, "database_unavailable")
+        assert fast.headers["retry-after"] == "2"
     finally:
         set_connections(postgres_url, allowed=True)
     await wait_until_ready(client)

@@ -101,6 +101,7 @@ def restore_command(env: dict[str, str], backup: Path) -> subprocess.CompletedPr
 def test_restore_refuses_a_data_directory_that_holds_a_database(data_dir: Path) -> None:
     env = ledger_env(data_dir)
     run_ledger(env, "keys", "list")  # creates the database, and stops it again
+    assert not (data_dir / "postgres" / "postmaster.pid").exists(), "the server outlived the CLI"
     backup = data_dir.parent / "not-a-backup"
     (backup / "pgdata").mkdir(parents=True)
     (backup / "pgdata" / "PG_VERSION").write_text("18\n")

@@ -42,8 +42,30 @@ def test_variables_fill_their_settings() -> None:
         ("LEDGER_BATCH_LIMIT", "-1"),
         ("LEDGER_POOL_SIZE", "many"),
         ("LEDGER_CHECKPOINT_EVERY_SECONDS", "soon"),
+        ("LEDGER_STORAGE_RESERVE_BYTES", "a lot"),
+        ("LEDGER_DATABASE_TIMEOUT", "0"),
     ],
 )
 def test_a_wrong_value_is_refused_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_environ({name: value})
+
+
+def test_fault_settings_read_sizes_and_seconds() -> None:
+    settings = Settings.from_environ(
+        {
+            "LEDGER_STORAGE_RESERVE_BYTES": "1GiB",
+            "LEDGER_DATABASE_TIMEOUT": "0.5",
+            "LEDGER_READY_MAX_LAG": "0",
+        }
+    )
+    assert settings.storage_reserve_bytes == 1024**3
+    assert settings.database_timeout == 0.5
+    assert settings.ready_max_lag == 0
+    assert settings.watched_storage == settings.data_dir / "postgres"  # the embedded server's
+    assert (
+        Settings.from_environ({"LEDGER_STORAGE_RESERVE_BYTES": "1048576"}).storage_reserve_bytes
+        == 2**20
+    )
+    external = Settings.from_environ({"LEDGER_DATABASE_URL": "postgresql://db/ledger"})
+    assert external.watched_storage is None
