@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import msgspec
 from eventsourcing.persistence import InterfaceError, OperationalError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_409_CONFLICT,
@@ -35,8 +37,13 @@ PROBLEM_BASE = "https://dossier-ledger.example.vn/problems/"
 _log = logging.getLogger(__name__)
 
 
-class Problem(msgspec.Struct, omit_defaults=True):
-    """An RFC 9457 problem document, with `field` and `rule` naming what to fix."""
+class ProblemDocument(msgspec.Struct, omit_defaults=True):
+    """An RFC 9457 problem document: `rule` is a stable slug, `field` the wire field to fix.
+
+    Some rules add members of their own (`current_status` and `event_type` on
+    `transition_not_allowed`, `expected_version` and `current_version` on
+    `expected_version_mismatch`).
+    """
 
     type: str
     title: str
@@ -45,6 +52,11 @@ class Problem(msgspec.Struct, omit_defaults=True):
     instance: str | None = None
     field: str | None = None
     rule: str | None = None
+
+
+class Problem(ProblemDocument, omit_defaults=True):
+    """A problem document with its rule's own members, flattened into it when sent."""
+
     extensions: dict[str, Any] | None = None
 
 
@@ -123,6 +135,34 @@ def decode_problem(
     )
 
 
+_DESCRIPTIONS = {
+    400: "The request is malformed (`malformed_json`, `missing_parameter`)",
+    401: "No API key, or an unknown or revoked one (`unauthenticated`)",
+    403: "The key may not do this (`forbidden`, `agency_not_allowed`)",
+    404: "Not found (`dossier_not_found`, `version_not_found`, …)",
+    409: "The event conflicts with the dossier's history (`transition_not_allowed`, …)",
+    413: "The body or the batch is too large (`body_too_large`, `batch_too_large`)",
+    415: "The body is not `application/json` (`unsupported_media_type`)",
+    422: "A value breaks a rule of the contract; `field` names it (`invalid_value`, …)",
+    429: "Too many requests; wait `Retry-After` seconds (`too_many_requests`)",
+    500: "The ledger could not answer; the error is logged (`internal_error`)",
+    503: "The database is unavailable; retry after `Retry-After` seconds (`database_unavailable`)",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI answers of an operation: each status a problem document, with 500 always."""
+    return {
+        status: ResponseSpec(
+            data_container=ProblemDocument,
+            media_type=PROBLEM_JSON,
+            description=_DESCRIPTIONS[status],
+            generate_examples=False,
+        )
+        for status in sorted({*statuses, 500})
+    }
+
+
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[bytes]:
     body = msgspec.json.encode(_flatten(problem))
     return Response(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
@@ -157,12 +197,13 @@ def _on_http_exception(request: Request[Any, Any, Any], error: HTTPException) ->
         404: "not_found",
         405: "method_not_allowed",
         413: "body_too_large",
+        415: "unsupported_media_type",
         429: "too_many_requests",
     }.get(status, "http_error")
     detail = error.detail or rule.replace("_", " ")
     field = None
     if isinstance(error, ValidationException):
-        status, rule, field, detail = _validation_problem(error)
+        status, rule, field, detail = _validation_problem(request, error)
     headers = dict(error.headers or {})
     if isinstance(error, NotAuthorizedException):
         headers.setdefault("WWW-Authenticate", 'Bearer realm="dossier-ledger"')
@@ -178,22 +219,32 @@ def _on_http_exception(request: Request[Any, Any, Any], error: HTTPException) ->
     return problem_response(problem, headers)
 
 
-def _validation_problem(error: ValidationException) -> tuple[int, str, str | None, str]:
-    """The body did not decode: 400 when it is not JSON, 422 naming the field otherwise."""
+_MISSING = re.compile(r"Missing required (\w+) parameter '([^']+)'")
+
+
+def _validation_problem(
+    request: Request[Any, Any, Any], error: ValidationException
+) -> tuple[int, str, str | None, str]:
+    """A parameter is missing or out of its bounds: the wire name of the parameter, the rule."""
+    if missing := _MISSING.search(error.detail or ""):
+        where, name = missing.groups()
+        return 400, "missing_parameter", name, f"the {where} parameter {name} is required"
     first = error.extra[0] if isinstance(error.extra, list) and error.extra else None
     if not isinstance(first, dict) or not first.get("key"):
-        return (
-            HTTP_400_BAD_REQUEST,
-            "malformed_json",
-            None,
-            f"the body is not valid JSON: {error.detail}",
-        )
+        return HTTP_400_BAD_REQUEST, "bad_request", None, error.detail or "bad request"
+    field = _wire_name(request, str(first["key"]))
     message = str(first.get("message", ""))
-    field = str(first["key"])
-    if "unknown field `" in message:
-        unknown = message.split("unknown field `", 1)[1].split("`", 1)[0]
-        field = unknown if field == "data" else f"{field}.{unknown}"
     return HTTP_422_UNPROCESSABLE_ENTITY, "invalid_value", field, f"{field}: {message}"
+
+
+def _wire_name(request: Request[Any, Any, Any], key: str) -> str:
+    """A handler's parameter by the name it has on the wire (`from`, `X-Lookup-Secret`)."""
+    try:
+        parameter = request.route_handler.parsed_fn_signature.parameters[key]
+    except (AttributeError, KeyError):
+        return key
+    kwarg = parameter.kwarg_definition
+    return getattr(kwarg, "query", None) or getattr(kwarg, "header", None) or key
 
 
 def _on_unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:

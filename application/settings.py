@@ -53,6 +53,7 @@ class Settings:
     checkpoint_every_events: int = 1000
     checkpoint_every_seconds: float = 10.0
     public_rate_limit_per_minute: int = 60
+    public_url: str | None = None  # the pages' address as the public sees it (lookup_url)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -106,6 +107,13 @@ def _rate_limit(value: str) -> int:
     return 0 if value.strip() == "0" else _positive_int(value)
 
 
+def _url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        msg = f"must be an http:// or https:// address, not {value!r}"
+        raise ValueError(msg)
+    return value.rstrip("/")
+
+
 def _seconds(value: str) -> float:
     try:
         seconds = float(value)
@@ -142,5 +150,6 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "CHECKPOINT_EVERY_EVENTS": ("checkpoint_every_events", _positive_int),
     "CHECKPOINT_EVERY_SECONDS": ("checkpoint_every_seconds", _seconds),
     "PUBLIC_RATE_LIMIT_PER_MINUTE": ("public_rate_limit_per_minute", _rate_limit),
+    "PUBLIC_URL": ("public_url", _url),
 }
 """Each LEDGER_ variable: the setting it fills and how its text is read."""
