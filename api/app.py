@@ -22,8 +22,9 @@ from api.audit import AuditController, DossierExportController
 from api.ingest import IngestController
 from api.inspectors import DossierListController, InspectorController, ReportController
 from api.metrics import LedgerCollector, RequestMetrics, RequestMetricsMiddleware, metrics
-from api.problems import exception_handlers
+from api.problems import document_problems, exception_handlers
 from api.public import PublicController, public_rate_limit
+from api.query import check_query
 from api.schemas import HealthOut
 from application.keys import ApiKey
 from application.runtime import Runtime, tune_garbage_collection
@@ -120,7 +121,7 @@ def create_app(
 
     requests = RequestMetrics()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             IngestController,
@@ -137,6 +138,7 @@ def create_app(
             metrics,
         ],
         lifespan=[lifespan],
+        before_request=check_query,
         dependencies={
             "runtime": Provide(provide_runtime),
             "writer": Provide(provide_writer),
@@ -167,3 +169,5 @@ def create_app(
             render_plugins=[SwaggerRenderPlugin()],
         ),
     )
+    document_problems(app)
+    return app

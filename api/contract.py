@@ -156,82 +156,82 @@ class Event(
     expected_version: Version | None = None
 
 
-class Submitted(Event, tag="Submitted"):
+class SubmittedEvent(Event, tag="Submitted"):
     data: SubmittedData
 
 
-class Received(Event, tag="Received"):
+class ReceivedEvent(Event, tag="Received"):
     data: ReceivedData
 
 
-class ReceiptRefused(Event, tag="ReceiptRefused"):
+class ReceiptRefusedEvent(Event, tag="ReceiptRefused"):
     data: ReceiptRefusedData
 
 
-class Transferred(Event, tag="Transferred"):
+class TransferredEvent(Event, tag="Transferred"):
     data: TransferredData
 
 
-class SupplementRequested(Event, tag="SupplementRequested"):
+class SupplementRequestedEvent(Event, tag="SupplementRequested"):
     data: SupplementRequestedData
 
 
-class SupplementProvided(Event, tag="SupplementProvided"):
+class SupplementProvidedEvent(Event, tag="SupplementProvided"):
     data: SupplementProvidedData = SupplementProvidedData()
 
 
-class FeeRequested(Event, tag="FeeRequested"):
+class FeeRequestedEvent(Event, tag="FeeRequested"):
     data: FeeRequestedData
 
 
-class FeePaid(Event, tag="FeePaid"):
+class FeePaidEvent(Event, tag="FeePaid"):
     data: FeePaidData
 
 
-class Withdrawn(Event, tag="Withdrawn"):
+class WithdrawnEvent(Event, tag="Withdrawn"):
     data: WithdrawnData = WithdrawnData()
 
 
-class ProcessingStopped(Event, tag="ProcessingStopped"):
+class ProcessingStoppedEvent(Event, tag="ProcessingStopped"):
     data: ProcessingStoppedData
 
 
-class Resolved(Event, tag="Resolved"):
+class ResolvedEvent(Event, tag="Resolved"):
     data: ResolvedData
 
 
-class ResultReturned(Event, tag="ResultReturned"):
+class ResultReturnedEvent(Event, tag="ResultReturned"):
     data: ResultReturnedData = ResultReturnedData()
 
 
-class DeadlineExtended(Event, tag="DeadlineExtended"):
+class DeadlineExtendedEvent(Event, tag="DeadlineExtended"):
     data: DeadlineExtendedData
 
 
-class SatisfactionRated(Event, tag="SatisfactionRated"):
+class SatisfactionRatedEvent(Event, tag="SatisfactionRated"):
     data: SatisfactionRatedData
 
 
-class Annotated_(Event, tag="Annotated"):  # noqa: N801 (typing.Annotated is taken)
+class AnnotatedEvent(Event, tag="Annotated"):
     data: AnnotatedData
 
 
 EventIn = Union[  # noqa: UP007 (a union of classes is a value here, for msgspec and OpenAPI)
-    Submitted,
-    Received,
-    ReceiptRefused,
-    Transferred,
-    SupplementRequested,
-    SupplementProvided,
-    FeeRequested,
-    FeePaid,
-    Withdrawn,
-    ProcessingStopped,
-    Resolved,
-    ResultReturned,
-    DeadlineExtended,
-    SatisfactionRated,
-    Annotated_,
+    SubmittedEvent,
+    ReceivedEvent,
+    ReceiptRefusedEvent,
+    TransferredEvent,
+    SupplementRequestedEvent,
+    SupplementProvidedEvent,
+    FeeRequestedEvent,
+    FeePaidEvent,
+    WithdrawnEvent,
+    ProcessingStoppedEvent,
+    ResolvedEvent,
+    ResultReturnedEvent,
+    DeadlineExtendedEvent,
+    SatisfactionRatedEvent,
+    AnnotatedEvent,
 ]
 EVENT_TYPES: tuple[type[Event], ...] = EventIn.__args__
 
@@ -251,7 +251,7 @@ DossierCodeText = Annotated[
 def _in_batch(event_type: type[Event]) -> type[Event]:
     """The same event as a batch item: its fields and the dossier it belongs to."""
     return msgspec.defstruct(
-        f"{event_type.__name__.rstrip('_')}InBatch",
+        f"{event_type.__struct_config__.tag}InBatch",
         [("dossier_code", DossierCodeText)],
         bases=(event_type,),
         tag_field="type",
@@ -364,7 +364,7 @@ def _join(parent: str, name: str) -> str:
 def _checked(event: Event) -> Event:
     """What msgspec cannot bound: instants within the years the ledger can compute with."""
     _check_instant(event.occurred_at, "occurred_at")
-    if isinstance(event, DeadlineExtended):
+    if isinstance(event, DeadlineExtendedEvent):
         _check_instant(event.data.new_due_at, "data.new_due_at")
     return event
 

@@ -22,13 +22,23 @@ from litestar.types import Empty
 from api import contract
 from api.auth import require
 from api.bodies import JsonBody, missing_body
-from api.problems import ProblemError, domain_problem, problem_document, problem_responses
-from api.schemas import EXAMPLE_APPENDED, EXAMPLE_EVENTS, AppendedOut, BatchOut, StatusOut, shown
+from api.problems import ProblemError, domain_problem, problem_responses, refused_in_batch
+from api.schemas import (
+    EXAMPLE_APPENDED,
+    EXAMPLE_EVENTS,
+    AlreadyAppended,
+    Appended,
+    AppendedOut,
+    BatchOut,
+    StatusOut,
+    shown,
+)
+from application import writer as written
 from application.keys import ApiKey, Role
 from application.ledger import answer_at
 from application.runtime import Runtime
 from application.secrets import LookupSecrets
-from application.writer import Appended, AsyncIngestWriter, Outcome, Submission
+from application.writer import AsyncIngestWriter, Outcome, Submission
 from domain import commands
 from domain.code import DossierCode
 from domain.errors import DomainError
@@ -130,7 +140,7 @@ async def may_post_for_path(connection: ASGIConnection[Any, Any, Any, Any], _: A
 
 def lookup_url(base: str, code: DossierCode, event: contract.Event) -> str | None:
     """The public page with the code and the secret in the fragment (never sent to a server)."""
-    if not isinstance(event, contract.Received):
+    if not isinstance(event, contract.ReceivedEvent):
         return None
     secret = quote(event.data.lookup_secret, safe="")
     return f"{base.rstrip('/')}/#code={code}&secret={secret}"
@@ -153,7 +163,9 @@ class Ingest:
     async def append(self, submissions: Sequence[Submission], consistent: bool) -> list[Outcome]:
         outcomes = await self.writer.submit(submissions)
         if consistent:
-            positions = [o.position for o in outcomes if isinstance(o, Appended) and o.position]
+            positions = [
+                o.position for o in outcomes if isinstance(o, written.Appended) and o.position
+            ]
             views = self.runtime.views
             if positions and views:
                 try:
@@ -165,14 +177,14 @@ class Ingest:
                     _log.warning("read models did not catch up within %ss", CONSISTENCY_TIMEOUT)
         return outcomes
 
-    def answer(self, outcome: Appended, event: contract.Event) -> AppendedOut:
+    def answer(self, outcome: written.Appended, event: contract.Event) -> AppendedOut:
         if outcome.already:  # the first answer, looked up in the database
             status, due_at, position = answer_at(self.runtime.ledger, outcome.code, outcome.version)
         else:
             status, due_at, position = outcome.status, outcome.due_at, outcome.position
         assert position is not None
-        return AppendedOut(
-            outcome="already_appended" if outcome.already else "appended",
+        answer_type = AlreadyAppended if outcome.already else Appended
+        return answer_type(
             dossier_code=str(outcome.code),
             event_id=outcome.event_id,
             version=outcome.version,
@@ -188,7 +200,7 @@ class Ingest:
         answers: list[Any] = []
         for index, outcome, event in zip(indexes, outcomes, events, strict=True):
             if isinstance(outcome, DomainError):
-                answers.append(problem_document(domain_problem(outcome, f"events/{index}")))
+                answers.append(refused_in_batch(domain_problem(outcome, f"events/{index}")))
             else:
                 answers.append(self.answer(outcome, event))
         return answers
@@ -211,7 +223,6 @@ class IngestController(Controller):
     path = "/v1"
     tags = ["handling systems"]
     guards = [require(Role.HANDLER)]
-    security = [{"bearer": []}]
     dependencies = {"ingest": provide_ingest}
 
     @post(
@@ -229,7 +240,7 @@ class IngestController(Controller):
         status_code=HTTP_201_CREATED,
         responses={
             HTTP_200_OK: ResponseSpec(
-                AppendedOut, description="Already appended: the first answer, again"
+                AlreadyAppended, description="Already appended: the first answer, again"
             ),
             **problem_responses(400, 401, 403, 409, 413, 415, 422, 503),
         },
@@ -248,7 +259,7 @@ class IngestController(Controller):
         ingest: Ingest,
         key: ApiKey,
         consistent: Annotated[bool, CONSISTENT] = False,
-    ) -> Response[AppendedOut]:
+    ) -> Response[Appended]:  # 200 answers AlreadyAppended
         if data is Empty:
             raise missing_body()
         dossier: DossierCode = request.scope["state"]["dossier_code"]
@@ -319,16 +330,16 @@ class IngestController(Controller):
             try:
                 event, submission = _batch_submission(raw, key, ingest.runtime.secrets)
             except ProblemError as problem:
-                results[index] = problem_document(problem.problem(f"events/{index}"))
+                results[index] = refused_in_batch(problem.problem(f"events/{index}"))
                 continue
             except DomainError as refusal:
-                results[index] = problem_document(domain_problem(refusal, f"events/{index}"))
+                results[index] = refused_in_batch(domain_problem(refusal, f"events/{index}"))
                 continue
             submissions.append(submission)
             events.append(event)
             indexes.append(index)
         outcomes = await ingest.append(submissions, consistent) if submissions else []
-        if any(isinstance(o, Appended) and o.already for o in outcomes):
+        if any(isinstance(o, written.Appended) and o.already for o in outcomes):
             answers = await asyncio.to_thread(ingest.answers, outcomes, events, indexes)
         else:
             answers = ingest.answers(outcomes, events, indexes)

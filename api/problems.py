@@ -8,8 +8,9 @@ from typing import Any
 
 import msgspec
 from eventsourcing.persistence import InterfaceError, OperationalError
-from litestar import Request, Response
+from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
@@ -37,12 +38,11 @@ PROBLEM_BASE = "https://dossier-ledger.example.vn/problems/"
 _log = logging.getLogger(__name__)
 
 
-class ProblemDocument(msgspec.Struct, omit_defaults=True):
+class Problem(msgspec.Struct, omit_defaults=True):
     """An RFC 9457 problem document: `rule` is a stable slug, `field` the wire field to fix.
 
-    Some rules add members of their own (`current_status` and `event_type` on
-    `transition_not_allowed`, `expected_version` and `current_version` on
-    `expected_version_mismatch`).
+    Two rules add members of their own: `transition_not_allowed` (`current_status`,
+    `event_type`) and `expected_version_mismatch` (`expected_version`, `current_version`).
     """
 
     type: str
@@ -52,12 +52,14 @@ class ProblemDocument(msgspec.Struct, omit_defaults=True):
     instance: str | None = None
     field: str | None = None
     rule: str | None = None
+    current_status: int | None = None
+    event_type: str | None = None
+    expected_version: int | None = None
+    current_version: int | None = None
 
 
-class Problem(ProblemDocument, omit_defaults=True):
-    """A problem document with its rule's own members, flattened into it when sent."""
-
-    extensions: dict[str, Any] | None = None
+class RefusedInBatch(Problem, tag_field="outcome", tag="refused"):
+    """A refused event in a batch answer: its problem document, with `outcome` refused."""
 
 
 class ProblemError(Exception):
@@ -99,14 +101,14 @@ CONFLICTS = (TransitionNotAllowed, ExpectedVersionMismatch, EventIdReused, Occur
 def domain_problem(error: DomainError, instance: str | None = None) -> Problem:
     """A refused event as a problem: 409 when it conflicts with the history, else 422."""
     status = HTTP_409_CONFLICT if isinstance(error, CONFLICTS) else HTTP_422_UNPROCESSABLE_ENTITY
-    extensions: dict[str, Any] = {}
+    members: dict[str, Any] = {}
     if isinstance(error, TransitionNotAllowed):
-        extensions = {
+        members = {
             "current_status": int(error.status) if error.status is not None else None,
             "event_type": str(error.event_type),
         }
     elif isinstance(error, ExpectedVersionMismatch):
-        extensions = {"expected_version": error.expected, "current_version": error.actual}
+        members = {"expected_version": error.expected, "current_version": error.actual}
     return Problem(
         type=PROBLEM_BASE + error.rule,
         title=error.rule.replace("_", " ").capitalize(),
@@ -115,7 +117,7 @@ def domain_problem(error: DomainError, instance: str | None = None) -> Problem:
         instance=instance,
         field=error.field,
         rule=error.rule,
-        extensions=extensions or None,
+        **members,
     )
 
 
@@ -154,7 +156,7 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI answers of an operation: each status a problem document, with 500 always."""
     return {
         status: ResponseSpec(
-            data_container=ProblemDocument,
+            data_container=Problem,
             media_type=PROBLEM_JSON,
             description=_DESCRIPTIONS[status],
             generate_examples=False,
@@ -163,21 +165,44 @@ def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
+def document_problems(app: Litestar) -> None:
+    """Declare on every operation the problem answers it can give (unless it declares them),
+    and the bearer scheme where a guard asks for a key.
+
+    Judged from the handler itself: parameters can be missing (400) or wrong (422), guards can
+    refuse (401, 403), a path names something that may not exist (404), a body can be too large
+    or not JSON (413, 415), the public pages are rate-limited (429), and anything may meet an
+    unreachable database (503) or a bug (500).
+    """
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            if not isinstance(handler, HTTPRouteHandler) or not handler.include_in_schema:
+                continue
+            statuses = {500, 503}
+            parameters = handler.parsed_fn_signature.parameters
+            wire = set(parameters) - {"request", "state", "data", *handler.resolve_dependencies()}
+            if wire or "data" in parameters:
+                statuses |= {400, 422}
+            if "data" in parameters:
+                statuses |= {413, 415}
+            if handler.resolve_guards():
+                statuses |= {401, 403}
+                handler.security = handler.security or [{"bearer": []}]
+            if wire:
+                statuses.add(404)
+            if route.path.startswith("/v1/public/"):
+                statuses.add(429)
+            handler.responses = {**problem_responses(*statuses), **(handler.responses or {})}
+
+
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[bytes]:
-    body = msgspec.json.encode(_flatten(problem))
+    body = msgspec.json.encode(problem)
     return Response(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _flatten(problem: Problem) -> dict[str, Any]:
-    document = msgspec.structs.asdict(problem)
-    extensions = document.pop("extensions") or {}
-    document.update(extensions)
-    return {key: value for key, value in document.items() if value is not None}
-
-
-def problem_document(problem: Problem) -> dict[str, Any]:
-    """A problem as a plain mapping, for answers that embed problems (the batch endpoint)."""
-    return _flatten(problem)
+def refused_in_batch(problem: Problem) -> RefusedInBatch:
+    """A problem as one result of a batch answer."""
+    return RefusedInBatch(**msgspec.structs.asdict(problem))
 
 
 def _on_problem(request: Request[Any, Any, Any], error: ProblemError) -> Response[bytes]:

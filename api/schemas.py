@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from api.problems import ProblemDocument
+from api.problems import RefusedInBatch
 from domain.calendar import LOCAL_TZ
 
 
@@ -31,8 +31,9 @@ class StatusOut(msgspec.Struct):
     name_en: str
 
 
-class AppendedOut(msgspec.Struct, omit_defaults=True):
-    outcome: Literal["appended", "already_appended"]
+class Answer(msgspec.Struct, tag_field="outcome", omit_defaults=True):
+    """The event is in the ledger: its version and position, the status and due date after it."""
+
     dossier_code: str
     event_id: str
     version: int
@@ -42,10 +43,21 @@ class AppendedOut(msgspec.Struct, omit_defaults=True):
     lookup_url: str | None = None  # Received only: the public page, code and secret in the fragment
 
 
-class BatchOut(msgspec.Struct):
-    """One answer per event, in order: appended, already_appended, or a problem document."""
+class Appended(Answer, tag="appended"):
+    """Stored now (201)."""
 
-    results: list[AppendedOut | ProblemDocument]
+
+class AlreadyAppended(Answer, tag="already_appended"):
+    """Stored before, by the same event_id: the first answer again (200)."""
+
+
+AppendedOut = Appended | AlreadyAppended
+
+
+class BatchOut(msgspec.Struct):
+    """One result per event, in order: appended, already_appended, or refused (a problem)."""
+
+    results: list[Appended | AlreadyAppended | RefusedInBatch]
 
 
 class HealthOut(msgspec.Struct):
