@@ -6,10 +6,12 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+import swagger_ui as _swagger_package
 from litestar import Litestar, Request, Router, get
-from litestar.datastructures import State
+from litestar.datastructures import CacheControlHeader, State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -17,6 +19,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Response
+from litestar.static_files import create_static_files_router
 
 from api.audit import AuditController, DossierExportController
 from api.ingest import IngestController
@@ -47,6 +50,23 @@ async def health(runtime: Runtime) -> Response[HealthOut]:
     status_code = 200 if report.status == "ok" else 503
     body = HealthOut(report.status, report.database, report.events, report.projections)
     return Response(body, status_code=status_code)
+
+
+SWAGGER_ASSETS = "/schema/assets"
+
+
+def swagger_ui_static_dir() -> Path:
+    """Swagger UI's files, as the swagger-ui-py package ships them: /schema works offline."""
+    return Path(_swagger_package.__file__).parent / "static"
+
+
+def swagger_ui() -> SwaggerRenderPlugin:
+    return SwaggerRenderPlugin(
+        js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+        css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+        standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
+        favicon=f"<link rel='icon' type='image/png' href='{SWAGGER_ASSETS}/favicon-32x32.png'>",
+    )
 
 
 async def provide_runtime(state: State) -> Runtime:
@@ -136,6 +156,12 @@ def create_app(
                 middleware=public_rate_limit(settings.public_rate_limit_per_minute),
             ),
             metrics,
+            create_static_files_router(
+                path=SWAGGER_ASSETS,
+                directories=[swagger_ui_static_dir()],
+                include_in_schema=False,
+                cache_control=CacheControlHeader(max_age=86400),
+            ),
         ],
         lifespan=[lifespan],
         before_request=check_query,
@@ -166,7 +192,7 @@ def create_app(
                     )
                 }
             ),
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[swagger_ui()],
         ),
     )
     document_problems(app)

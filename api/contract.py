@@ -8,6 +8,7 @@ NUL character in any text. What the schema cannot say (a business rule) is the d
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal, Union
 
@@ -296,11 +297,47 @@ def decode_event(body: bytes) -> Event:
 
 def decode_batch(body: bytes) -> list[msgspec.Raw]:
     """A batch's events, each still raw: they are decoded one by one (`decode_batch_item`)."""
+    try:
+        body.decode("utf-8")  # the items are only skipped here: check their text as a whole
+    except UnicodeDecodeError as error:
+        raise ProblemError(400, "malformed_json", f"the body is not valid UTF-8: {error}") from None
     return _decode(_RAW_BATCH_DECODER, body).events
 
 
 def decode_batch_item(raw: msgspec.Raw) -> Event:
     return _checked(_decode(_BATCH_ITEM_DECODER, raw))
+
+
+MAX_DEPTH = 32
+"""JSON nested deeper than this is refused as malformed (an event needs four levels)."""
+_STRUCTURE = re.compile(rb'[\[\]{}"\\]')
+
+
+def nested_too_deeply(body: bytes | msgspec.Raw, limit: int = MAX_DEPTH) -> bool:
+    """Whether arrays and objects nest deeper than `limit` (strings are skipped)."""
+    data = bytes(body)
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    depth = 0
+    in_string = escaped = False
+    for match in _STRUCTURE.finditer(data):
+        token = match.group()
+        if in_string:
+            if escaped:  # the character after a backslash
+                escaped = False
+            elif token == b"\\":
+                escaped = data[match.end() : match.end() + 1] in (b'"', b"\\")
+            elif token == b'"':
+                in_string = False
+        elif token == b'"':
+            in_string = True
+        elif token in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return False
 
 
 def batch_item_code(raw: msgspec.Raw) -> str | None:
@@ -316,11 +353,19 @@ def _decode(decoder: msgspec.json.Decoder[Any], body: bytes | msgspec.Raw) -> An
     try:
         return decoder.decode(body)
     except msgspec.ValidationError as error:
+        if nested_too_deeply(body):  # judged only on failure: valid events cost nothing
+            raise _too_deep() from None
         raise _invalid(str(error)) from None
     except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise ProblemError(400, "malformed_json", f"the body is not valid JSON: {error}") from None
     except RecursionError:
-        raise ProblemError(400, "malformed_json", "the body is nested too deeply") from None
+        raise _too_deep() from None
+
+
+def _too_deep() -> ProblemError:
+    return ProblemError(
+        400, "malformed_json", f"the body nests arrays and objects deeper than {MAX_DEPTH} levels"
+    )
 
 
 def _invalid(message: str) -> ProblemError:

@@ -257,6 +257,8 @@ def _validation_problem(
     first = error.extra[0] if isinstance(error.extra, list) and error.extra else None
     if not isinstance(first, dict) or not first.get("key"):
         return HTTP_400_BAD_REQUEST, "bad_request", None, error.detail or "bad request"
+    if first.get("key") == "data":  # the body did not reach its decoder: there is none
+        return HTTP_400_BAD_REQUEST, "malformed_json", None, "the body is empty; send a JSON object"
     field = _wire_name(request, str(first["key"]))
     message = str(first.get("message", ""))
     return HTTP_422_UNPROCESSABLE_ENTITY, "invalid_value", field, f"{field}: {message}"
@@ -269,7 +271,15 @@ def _wire_name(request: Request[Any, Any, Any], key: str) -> str:
     except (AttributeError, KeyError):
         return key
     kwarg = parameter.kwarg_definition
-    return getattr(kwarg, "query", None) or getattr(kwarg, "header", None) or key
+    return wire_name(kwarg, key)
+
+
+def wire_name(kwarg: object, key: str) -> str:
+    """A parameter's name on the wire: its header or query name, else its declared name."""
+    for attribute in ("header", "query", "cookie", "name"):
+        if name := getattr(kwarg, attribute, None):
+            return str(name)
+    return key
 
 
 def _on_unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:

@@ -16,7 +16,7 @@ import msgspec
 from litestar import Request
 
 from api.contract import FIRST_YEAR, LAST_YEAR
-from api.problems import ProblemError
+from api.problems import ProblemError, wire_name
 
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,18}")
 
@@ -56,7 +56,7 @@ def _query_types(request: Request[Any, Any, Any]) -> dict[str, type[Any]]:
         cached = {}
         for key, parameter in handler.parsed_fn_signature.parameters.items():
             kwarg = parameter.kwarg_definition
-            wire = getattr(kwarg, "query", None) or key
+            wire = wire_name(kwarg, key)
             inner = [t for t in (parameter.args or (parameter.annotation,)) if t is not type(None)]
             if parameter.is_optional and inner:
                 cached[wire] = inner[0]
