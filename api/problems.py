@@ -170,7 +170,7 @@ def document_problems(app: Litestar) -> None:
     and the bearer scheme where a guard asks for a key.
 
     Judged from the handler itself: parameters can be missing (400) or wrong (422), guards can
-    refuse (401, 403), a path names something that may not exist (404), a body can be too large
+    refuse (401, 403), what is asked for may not exist (404), a body can be too large
     or not JSON (413, 415), the public pages are rate-limited (429), and anything may meet an
     unreachable database (503) or a bug (500).
     """
@@ -178,7 +178,7 @@ def document_problems(app: Litestar) -> None:
         for handler in getattr(route, "route_handlers", ()):
             if not isinstance(handler, HTTPRouteHandler) or not handler.include_in_schema:
                 continue
-            statuses = {500, 503}
+            statuses = {404, 500, 503}
             parameters = handler.parsed_fn_signature.parameters
             wire = set(parameters) - {"request", "state", "data", *handler.resolve_dependencies()}
             if wire or "data" in parameters:
@@ -188,8 +188,6 @@ def document_problems(app: Litestar) -> None:
             if handler.resolve_guards():
                 statuses |= {401, 403}
                 handler.security = handler.security or [{"bearer": []}]
-            if wire:
-                statuses.add(404)
             if route.path.startswith("/v1/public/"):
                 statuses.add(429)
             handler.responses = {**problem_responses(*statuses), **(handler.responses or {})}
