@@ -12,6 +12,7 @@ from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Schema
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_409_CONFLICT,
@@ -191,6 +192,21 @@ def document_problems(app: Litestar) -> None:
             if route.path.startswith("/v1/public/"):
                 statuses.add(429)
             handler.responses = {**problem_responses(*statuses), **(handler.responses or {})}
+    _document_csv(app)
+
+
+def _document_csv(app: Litestar) -> None:
+    """Operations with `format=csv` answer text/csv too (one media type per ResponseSpec)."""
+    for operations in (app.openapi_schema.paths or {}).values():
+        operation = operations.get
+        if operation is None or not operation.parameters or operation.responses is None:
+            continue
+        if any(getattr(p, "name", None) == "format" for p in operation.parameters):
+            success = operation.responses.get("200")
+            if isinstance(success, OpenAPIResponse) and success.content is not None:
+                success.content["text/csv"] = OpenAPIMediaType(
+                    schema=Schema(type=OpenAPIType.STRING, description="CSV, a header row first")
+                )
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[bytes]:
