@@ -126,7 +126,7 @@ def create_app(
         app.state.writer = writer
         app.state.read_models = read_models
         app.state.metrics_registry = LedgerCollector(
-            started, requests, [writer, started.writer]
+            started, requests, [writer]
         ).registry()
         if owned:  # a server process (tests pass their runtime and keep Python's defaults)
             tune_garbage_collection()
