@@ -125,9 +125,7 @@ def create_app(
         app.state.runtime = started
         app.state.writer = writer
         app.state.read_models = read_models
-        app.state.metrics_registry = LedgerCollector(
-            started, requests, [writer]
-        ).registry()
+        app.state.metrics_registry = LedgerCollector(started, requests, [writer]).registry()
         if owned:  # a server process (tests pass their runtime and keep Python's defaults)
             tune_garbage_collection()
         try:
