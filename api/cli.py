@@ -114,7 +114,11 @@ def keys() -> None:
     "--agency",
     "agencies",
     multiple=True,
-    help="An agency code the handler may post for (dossier codes starting with it); repeatable.",
+    help=(
+        "An agency code (QCVN 102:2016, e.g. 000.00.31.H56): the handler posts for its dossiers"
+        " and those of the agencies below it (zero levels: 000.00.00.H56 is all of H56);"
+        " repeatable."
+    ),
 )
 @click.option(
     "--name", default="", help="A name for the key (the calling system), shown as source."
