@@ -16,6 +16,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.response import Response
 
 from api.audit import AuditController, DossierExportController
+from api.headers import security_headers
 from api.ingest import IngestController
 from api.inspectors import DossierListController, InspectorController, ReportController
 from api.metrics import LedgerCollector, RequestMetrics, RequestMetricsMiddleware, metrics
@@ -109,6 +110,7 @@ def create_app(
         ],
         lifespan=[lifespan],
         exception_handlers=exception_handlers,
+        before_send=[security_headers],
         middleware=[DefineMiddleware(RequestMetricsMiddleware, metrics=requests)],
         request_max_body_size=settings.max_body_bytes,
         state=State({"settings": settings}),
