@@ -58,12 +58,13 @@ class PublicController(Controller):
     ) -> PublicDossierOut:
         runtime = runtime_of(request)
         try:
-            parsed = DossierCode.parse(code)
+            known_form = str(DossierCode.parse(code))
         except DomainError:
-            raise not_found() from None
+            known_form = ""  # no dossier has it; looked up all the same, so timing tells nothing
         read_models: ReadModels = request.app.state.read_models
-        row = await asyncio.to_thread(read_models.public_lookup.get, str(parsed))
-        if row is None or not runtime.secrets.matches(secret, row.lookup_secret_digest):
+        row = await asyncio.to_thread(read_models.public_lookup.get, known_form)
+        digest = None if row is None else row.lookup_secret_digest
+        if not runtime.secrets.matches(secret, digest) or row is None:
             raise not_found()
         timeliness = row.timeliness(datetime.now(UTC), runtime.rules.calendar)
         return PublicDossierOut(
