@@ -56,6 +56,7 @@ class Settings:
     public_rate_limit_per_minute: int = 60
     trusted_proxies: tuple[str, ...] = ()
     """Addresses or networks whose X-Forwarded-For the ledger believes (none: nobody's)."""
+    public_url: str | None = None  # the pages' address as the public sees it (lookup_url)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -125,6 +126,13 @@ def _networks(value: str) -> tuple[str, ...]:
     return tuple(networks)
 
 
+def _url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        msg = f"must be an http:// or https:// address, not {value!r}"
+        raise ValueError(msg)
+    return value.rstrip("/")
+
+
 def _seconds(value: str) -> float:
     try:
         seconds = float(value)
@@ -162,5 +170,6 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "CHECKPOINT_EVERY_SECONDS": ("checkpoint_every_seconds", _seconds),
     "PUBLIC_RATE_LIMIT_PER_MINUTE": ("public_rate_limit_per_minute", _rate_limit),
     "TRUSTED_PROXIES": ("trusted_proxies", _networks),
+    "PUBLIC_URL": ("public_url", _url),
 }
 """Each LEDGER_ variable: the setting it fills and how its text is read."""
