@@ -33,7 +33,6 @@ from api.problems import (
     PROBLEM_BASE,
     PROBLEM_JSON,
     Problem,
-    problem_document,
     problem_response,
 )
 from application.database import DatabaseUnavailable
@@ -101,7 +100,7 @@ class _Answer:
 
 
 async def _send_problem(send: Send, rule: str, path: str) -> None:
-    body = msgspec.json.encode(problem_document(unavailable_problem(rule, path)))
+    body = msgspec.json.encode(unavailable_problem(rule, path))
     await send(
         {
             "type": "http.response.start",

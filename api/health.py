@@ -10,13 +10,15 @@ database does): the probe of application/health.py keeps the figures current.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import Response, get
+from litestar.openapi.datastructures import ResponseSpec
 
 from api.schemas import HealthOut
 from application.runtime import Runtime
+from application.writer import AsyncIngestWriter
 
 
 class LiveOut(msgspec.Struct):
@@ -33,9 +35,13 @@ class ReadyOut(msgspec.Struct):
     projections: dict[str, dict[str, int | None]]
 
 
-@get("/health", summary="Database reachability and projection lag", tags=["operations"])
-async def health(request: Request[Any, Any, Any]) -> Response[HealthOut]:
-    runtime: Runtime = request.app.state.runtime
+@get(
+    "/health",
+    summary="Database reachability and projection lag",
+    tags=["operations"],
+    responses={503: ResponseSpec(HealthOut, description="The database is unreachable")},
+)
+async def health(runtime: Runtime) -> Response[HealthOut]:
     report = runtime.health()
     status_code = 200 if report.status == "ok" else 503
     body = HealthOut(report.status, report.database, report.events, report.projections)
@@ -55,11 +61,11 @@ async def live() -> LiveOut:
         "storage_full, projection_lag:<name>."
     ),
     tags=["operations"],
+    responses={503: ResponseSpec(ReadyOut, description="Not ready: the reasons say why")},
 )
-async def ready(request: Request[Any, Any, Any]) -> Response[ReadyOut]:
-    runtime: Runtime = request.app.state.runtime
+async def ready(runtime: Runtime, writer: AsyncIngestWriter) -> Response[ReadyOut]:
     report = runtime.health()
-    writer_running = bool(getattr(request.app.state.ingest_writer, "running", False))
+    writer_running = writer.running
     reasons = []
     if report.database != "ok":
         reasons.append("database_unavailable")

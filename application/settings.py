@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -62,6 +63,9 @@ class Settings:
     storage_path: Path | None = None
     storage_reserve_bytes: int = 64 * 1024 * 1024
     ready_max_lag: int = 0
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks whose X-Forwarded-For the ledger believes (none: nobody's)."""
+    public_url: str | None = None  # the pages' address as the public sees it (lookup_url)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -137,6 +141,29 @@ def _count(value: str) -> int:
     return 0 if value.strip() == "0" else _positive_int(value)
 
 
+def _networks(value: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses and CIDR networks, e.g. `10.0.0.5, 192.168.0.0/24`."""
+    networks = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            network = ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            msg = f"{item!r} is not an IP address or a network such as 10.0.0.0/8"
+            raise ValueError(msg) from None
+        single = network.num_addresses == 1 and "/" not in item
+        networks.append(str(network.network_address) if single else str(network))
+    return tuple(networks)
+
+
+def _url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        msg = f"must be an http:// or https:// address, not {value!r}"
+        raise ValueError(msg)
+    return value.rstrip("/")
+
+
 def _seconds(value: str) -> float:
     try:
         seconds = float(value)
@@ -177,5 +204,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "STORAGE_PATH": ("storage_path", _path),
     "STORAGE_RESERVE_BYTES": ("storage_reserve_bytes", _bytes),
     "READY_MAX_LAG": ("ready_max_lag", _count),
+    "TRUSTED_PROXIES": ("trusted_proxies", _networks),
+    "PUBLIC_URL": ("public_url", _url),
 }
 """Each LEDGER_ variable: the setting it fills and how its text is read."""

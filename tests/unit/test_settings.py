@@ -44,6 +44,8 @@ def test_variables_fill_their_settings() -> None:
         ("LEDGER_CHECKPOINT_EVERY_SECONDS", "soon"),
         ("LEDGER_STORAGE_RESERVE_BYTES", "a lot"),
         ("LEDGER_DATABASE_TIMEOUT", "0"),
+        ("LEDGER_TRUSTED_PROXIES", "10.0.0.1, proxy.local"),
+        ("LEDGER_TRUSTED_PROXIES", "10.0.0.0/33"),
     ],
 )
 def test_a_wrong_value_is_refused_naming_the_variable(name: str, value: str) -> None:
@@ -69,3 +71,9 @@ def test_fault_settings_read_sizes_and_seconds() -> None:
     )
     external = Settings.from_environ({"LEDGER_DATABASE_URL": "postgresql://db/ledger"})
     assert external.watched_storage is None
+
+
+def test_no_proxy_is_trusted_unless_named() -> None:
+    assert Settings.from_environ({}).trusted_proxies == ()
+    named = Settings.from_environ({"LEDGER_TRUSTED_PROXIES": " 10.0.0.5, 10.1.2.3/8 ,::1,"})
+    assert named.trusted_proxies == ("10.0.0.5", "10.0.0.0/8", "::1")
