@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 def backup(target: Path) -> None:
     """Take a physical backup of the ledger's database into the new folder TARGET.
 
-    Uses pg_basebackup (the embedded server's own, or the one on PATH for LEDGER_DATABASE_URL;
-    that role needs the REPLICATION attribute). The ledger keeps serving meanwhile. The latest
+    Uses the pg_basebackup that ships with the embedded server (with LEDGER_DATABASE_URL, that
+    role needs the REPLICATION attribute). The ledger keeps serving meanwhile. The latest
     signed checkpoint and the ledger's key files go with it: keep the folder as safe as the
     database.
     """

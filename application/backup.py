@@ -1,8 +1,8 @@
 """Physical backups of the ledger's PostgreSQL, and putting one back.
 
 A backup folder holds:
-- `pgdata/`: a base backup by `pg_basebackup` (the one that ships with the embedded server, or
-  the one on PATH for a server of one's own), plain format, with the WAL it needs;
+- `pgdata/`: a base backup by `pg_basebackup` (the one that ships with the embedded server, else
+  the one on PATH), plain format, with the WAL it needs;
 - `checkpoint.txt`: the latest signed checkpoint when the backup began (every event it covers
   is in the backup), and `public-key.txt`, the key that verifies it;
 - `keys/`: the ledger's own key files kept beside the database (the signing key and the lookup

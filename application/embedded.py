@@ -128,6 +128,7 @@ class EmbeddedPostgres:
         self._retry_delay = FIRST_RETRY_SECONDS
         self._started_at = 0.0
         self._running = False
+        self._telling = threading.Lock()
         self._watchers: list[Callable[[bool], None]] = []
 
     @classmethod
@@ -169,9 +170,10 @@ class EmbeddedPostgres:
         return lambda: self._watchers.remove(watcher)
 
     def _tell(self, running: bool) -> None:
-        if running == self._running:
-            return
-        self._running = running
+        with self._telling:
+            if running == self._running:
+                return
+            self._running = running
         for watcher in list(self._watchers):
             try:
                 watcher(running)
@@ -306,6 +308,20 @@ class EmbeddedPostgres:
         finally:
             log.close()
         self._started_at = time.monotonic()
+        if self._child is not None:
+            threading.Thread(
+                target=self._await_exit,
+                args=(self._child,),
+                name="embedded-postgres-exit",
+                daemon=True,
+            ).start()
+
+    def _await_exit(self, child: subprocess.Popen[bytes]) -> None:
+        """Tell the watchers the moment the server exits (the supervisor's next look restarts
+        it): a killed server is answered for at once, not at the next look."""
+        child.wait()
+        if not self._stopping.is_set():
+            self._tell(running=False)
 
     def _prepare(self) -> Path:
         """initdb on first use, permissions for the server's user, and the socket folder."""
