@@ -16,9 +16,9 @@ import msgspec
 from litestar import Response, get
 from litestar.openapi.datastructures import ResponseSpec
 
+from api.ingest import Ingest
 from api.schemas import HealthOut
 from application.runtime import Runtime
-from application.writer import AsyncIngestWriter
 
 
 class LiveOut(msgspec.Struct):
@@ -63,9 +63,10 @@ async def live() -> LiveOut:
     tags=["operations"],
     responses={503: ResponseSpec(ReadyOut, description="Not ready: the reasons say why")},
 )
-async def ready(runtime: Runtime, writer: AsyncIngestWriter) -> Response[ReadyOut]:
+async def ready(ingest: Ingest) -> Response[ReadyOut]:
+    runtime = ingest.runtime
     report = runtime.health()
-    writer_running = writer.running
+    writer_running = ingest.writer.running
     reasons = []
     if report.database != "ok":
         reasons.append("database_unavailable")
