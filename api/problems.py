@@ -7,7 +7,6 @@ import re
 from typing import Any
 
 import msgspec
-from eventsourcing.persistence import InterfaceError, OperationalError
 from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.handlers import HTTPRouteHandler
@@ -19,14 +18,9 @@ from litestar.status_codes import (
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
-    HTTP_503_SERVICE_UNAVAILABLE,
 )
-from psycopg import OperationalError as PsycopgOperationalError
-from psycopg_pool import PoolTimeout
 
 from api.auth import Authorized
-from application.database import DatabaseUnavailable
-from application.writer import WriterStopped
 from domain.errors import (
     DomainError,
     EventIdReused,
@@ -308,22 +302,6 @@ def wire_name(kwarg: object, key: str) -> str:
     return key
 
 
-def _on_unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
-    _log.warning("database unavailable: %s", error)
-    problem = Problem(
-        type=PROBLEM_BASE + "database_unavailable",
-        title="Database unavailable",
-        status=HTTP_503_SERVICE_UNAVAILABLE,
-        detail=(
-            "the ledger's database cannot be reached; retry later with the same event_id "
-            "(an event is never stored twice)"
-        ),
-        instance=request.url.path,
-        rule="database_unavailable",
-    )
-    return problem_response(problem, {"Retry-After": "5"})
-
-
 def _on_unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
     _log.exception("unexpected error on %s", request.url.path, exc_info=error)
     problem = Problem(
@@ -337,19 +315,11 @@ def _on_unexpected(request: Request[Any, Any, Any], error: Exception) -> Respons
     return problem_response(problem)
 
 
-UNAVAILABLE = (
-    OperationalError,
-    InterfaceError,
-    PsycopgOperationalError,
-    PoolTimeout,
-    DatabaseUnavailable,
-    WriterStopped,
-)
-
 exception_handlers: dict[Any, Any] = {
     ProblemError: _on_problem,
     DomainError: _on_domain_error,
     HTTPException: _on_http_exception,
-    **dict.fromkeys(UNAVAILABLE, _on_unavailable),
     Exception: _on_unexpected,
 }
+"""The ledger's errors as problem documents; the database's faults (503) are mapped in
+api/availability.py."""

@@ -76,19 +76,6 @@ def start_embedded_server(data_dir: Path) -> str:
         raise DatabaseUnavailable(msg) from error
 
 
-def database_head(url: str, app_role: str, timeout: int = 2) -> int:
-    """The highest notification id (0: no events), asked as the application role."""
-    try:
-        with psycopg.connect(url, connect_timeout=timeout, options=f"-c role={app_role}") as conn:
-            row = conn.execute(
-                sql.SQL("SELECT max(notification_id) FROM {}").format(sql.Identifier(EVENTS_TABLE))
-            ).fetchone()
-    except psycopg.Error as error:
-        msg = f"PostgreSQL does not answer: {error}"
-        raise DatabaseUnavailable(msg) from error
-    return int(row[0] or 0) if row else 0
-
-
 @contextlib.contextmanager
 def admin_connection(url: str) -> Iterator[psycopg.Connection[Any]]:
     try:
