@@ -22,6 +22,7 @@ from litestar.response import Response
 from litestar.static_files import create_static_files_router
 
 from api.audit import AuditController, DossierExportController
+from api.bodies import StrictStructSchemas
 from api.ingest import IngestController
 from api.inspectors import DossierListController, InspectorController, ReportController
 from api.metrics import LedgerCollector, RequestMetrics, RequestMetricsMiddleware, metrics
@@ -165,6 +166,7 @@ def create_app(
         ],
         lifespan=[lifespan],
         before_request=check_query,
+        plugins=[StrictStructSchemas()],
         dependencies={
             "runtime": Provide(provide_runtime),
             "writer": Provide(provide_writer),

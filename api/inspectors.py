@@ -191,7 +191,7 @@ def csv_response(
         writer.writerow("" if cell is None else cell for cell in row)
     return Response(
         buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
+        media_type="text/csv",  # Litestar adds the charset to text/*
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
 
