@@ -343,6 +343,9 @@ def test_every_operation_is_documented_with_its_parameters_and_role(
                 name = parameter["name"]
                 assert name in documented, f"{method.upper()} {path}: parameter {name}"
                 check_bounds(openapi, name, parameter["schema"], row["parameters"])
+            for status in operation["responses"]:
+                if status.startswith("2"):
+                    assert status in row["answer"], f"{method.upper()} {path}: its {status} answer"
             public = row["role"] == "public"
             assert public == (not operation.get("security")), f"{method.upper()} {path}: role"
 
