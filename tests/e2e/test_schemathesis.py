@@ -97,6 +97,8 @@ def test_schemathesis_finds_no_failure(
     ]
     if who in tokens:
         command += ["--header", f"Authorization: Bearer {tokens[who]}"]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=SECONDS_PER_KEY * 4)
+    run = subprocess.run(
+        command, check=False, capture_output=True, text=True, timeout=SECONDS_PER_KEY * 4
+    )
     (tmp_path / "st-output.txt").write_text(run.stdout + run.stderr)
     assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-2000:]
