@@ -181,7 +181,7 @@ LIST_COLUMNS = (
 
 def csv_response(
     header: Sequence[str], rows: Iterable[Sequence[object]], name: str
-) -> Response[str]:
+) -> Response[Any]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
