@@ -11,17 +11,18 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import msgspec
-from litestar import Controller, Request, Response, post
+from litestar import Controller, Request, post
 from litestar.connection import ASGIConnection
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, QueryParameter
+from litestar.response.base import ASGIResponse
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_403_FORBIDDEN
 from litestar.types import Empty
 
 from api import contract
 from api.auth import authorized, current_key
-from api.bodies import JsonBody, missing_body
+from api.bodies import JSON, JsonBody, missing_body
 from api.problems import ProblemError, domain_problem, problem_responses, refused_in_batch
 from api.schemas import (
     EXAMPLE_APPENDED,
@@ -155,6 +156,14 @@ def page_address(request: Request[Any, Any, Any]) -> str:
     return f"{scope['scheme']}://{host.decode('latin-1')}"
 
 
+_ANSWER = msgspec.json.Encoder()
+
+
+def json_answer(answer: AppendedOut, status: int) -> ASGIResponse:
+    """The answer as bytes, encoded once by msgspec (no per-request encoder lookup)."""
+    return ASGIResponse(body=_ANSWER.encode(answer), status_code=status, media_type=JSON)
+
+
 CONSISTENCY_TIMEOUT = 10.0
 CONSISTENT = QueryParameter(
     description="wait until the read models have applied the event (read-your-writes)"
@@ -250,6 +259,7 @@ class IngestController(Controller):
         return_dto=None,
         status_code=HTTP_201_CREATED,
         responses={
+            HTTP_201_CREATED: ResponseSpec(Appended, description="Appended: stored now"),
             HTTP_200_OK: ResponseSpec(
                 AlreadyAppended, description="Already appended: the first answer, again"
             ),
@@ -269,7 +279,7 @@ class IngestController(Controller):
         ],
         ingest: Ingest,
         consistent: Annotated[bool, CONSISTENT] = False,
-    ) -> Response[Appended]:  # 200 answers AlreadyAppended
+    ) -> ASGIResponse:
         if data is Empty:
             raise missing_body()
         key = current_key(request)
@@ -281,8 +291,8 @@ class IngestController(Controller):
             raise outcome
         if outcome.already:
             answer = await asyncio.to_thread(ingest.answer, outcome, data, base_url)
-            return Response(answer, status_code=HTTP_200_OK)
-        return Response(ingest.answer(outcome, data, base_url), status_code=HTTP_201_CREATED)
+            return json_answer(answer, HTTP_200_OK)
+        return json_answer(ingest.answer(outcome, data, base_url), HTTP_201_CREATED)
 
     @post(
         "/events:batch",
