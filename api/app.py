@@ -103,7 +103,7 @@ def create_app(
             started.ledger,
             started.rules,
             max_batch_events=settings.writer_batch_events,
-            answer_timeout=settings.database_timeout,
+            answer_timeout=settings.database_timeout * 2.5,
         )
         await writer.start()
         unwatch = watch_database(started.monitor, writer, fail_fast)

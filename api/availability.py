@@ -41,21 +41,32 @@ from application.writer import AsyncIngestWriter, StorageFull, WriteContention, 
 
 _log = logging.getLogger(__name__)
 
-RETRY_AFTER = {"database_unavailable": 2, "storage_full": 10, "write_contention": 1}
-DETAILS = {
-    "database_unavailable": (
+FAULTS = (
+    (
+        HTTP_503_SERVICE_UNAVAILABLE,
+        "database_unavailable",
+        2,
         "the ledger's database cannot be reached; retry later with the same event_id "
-        "(an event is never stored twice)"
+        "(an event is never stored twice)",
     ),
-    "storage_full": (
+    (
+        HTTP_503_SERVICE_UNAVAILABLE,
+        "storage_full",
+        10,
         "the ledger's disk is full: writes are refused until space is freed; retry later "
-        "with the same event_id (nothing of this request was stored)"
+        "with the same event_id (nothing of this request was stored)",
     ),
-    "write_contention": (
+    (
+        HTTP_503_SERVICE_UNAVAILABLE,
+        "write_contention",
+        1,
         "other writers kept appending to the same dossier first; nothing of this request was "
-        "stored: retry with the same event_id"
+        "stored: retry with the same event_id",
     ),
-}
+)
+"""Each fault's status, rule, Retry-After (seconds) and detail."""
+RETRY_AFTER = {rule: seconds for _, rule, seconds, _ in FAULTS}
+DETAILS = {rule: detail for _, rule, _, detail in FAULTS}
 
 
 def unavailable_problem(rule: str, instance: str | None = None) -> Problem:

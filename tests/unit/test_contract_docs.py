@@ -478,7 +478,7 @@ def test_every_rule_in_the_code_is_in_the_table_with_its_status() -> None:
         "transition_not_allowed",  # domain/errors.py: super().__init__(…, rule=…)
         "new_due_at_not_later",  # domain/dossier.py: InvalidEventData(…, rule=…)
         "no_checkpoint_yet",  # api/audit.py: a table of statuses and rules
-        "database_unavailable",  # api/problems.py: Problem(…, rule=…)
+        "database_unavailable",  # api/availability.py: a table of statuses and rules
     } <= set(in_code)
     missing = sorted(set(in_code) - set(documented))
     assert not missing, f"rules raised in the code but not in docs/contract.md: {missing}"
