@@ -22,6 +22,7 @@ from api.metrics import LedgerCollector, RequestMetrics, RequestMetricsMiddlewar
 from api.problems import exception_handlers
 from api.public import PublicController, public_rate_limit
 from api.schemas import HealthOut
+from api.tiles import TilesController
 from application.runtime import Runtime, tune_garbage_collection
 from application.settings import Settings
 from application.writer import AsyncIngestWriter
@@ -36,7 +37,9 @@ async def health(request: Request[Any, Any, Any]) -> Response[HealthOut]:
     runtime: Runtime = request.app.state.runtime
     report = await asyncio.to_thread(runtime.health)
     status_code = 200 if report.status == "ok" else 503
-    body = HealthOut(report.status, report.database, report.events, report.projections)
+    body = HealthOut(
+        report.status, report.database, report.events, report.projections, list(report.alarms)
+    )
     return Response(body, status_code=status_code)
 
 
@@ -98,6 +101,7 @@ def create_app(
             InspectorController,
             DossierListController,
             AuditController,
+            TilesController,
             DossierExportController,
             ReportController,
             Router(

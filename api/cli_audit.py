@@ -209,9 +209,10 @@ def audit_public_key() -> None:
 
 @audit.command("checkpoint", context_settings=CONTEXT)
 def audit_checkpoint() -> None:
-    """Log every event stored so far, sign a checkpoint if the log grew, and print the latest
-    checkpoint (a signed note). Refuses, with exit status 1, to sign a tree that contradicts an
-    earlier checkpoint."""
+    """Log every event stored so far, sign a checkpoint if the log grew, ask the witnesses
+    (LEDGER_WITNESSES) to cosign it, and print the latest checkpoint (a signed note, with its
+    cosignatures). Refuses, with exit status 1, to sign a tree that contradicts an earlier
+    checkpoint."""
     from application.bootstrap import prepare_database  # noqa: PLC0415
     from application.transparency.checkpoints import CheckpointRefused  # noqa: PLC0415
     from application.transparency.keyfile import SigningKeyError  # noqa: PLC0415
@@ -219,13 +220,15 @@ def audit_checkpoint() -> None:
 
     settings = load_settings()
     try:
-        latest = checkpoint_now(prepare_database(settings), settings)
+        latest, outcomes = checkpoint_now(prepare_database(settings), settings)
     except (CheckpointRefused, SigningKeyError) as error:
         fail(str(error))
         raise  # unreachable: fail exits
     if latest is None:
         fail("the log is empty: there is nothing to sign yet")
         raise AssertionError  # unreachable: fail exits
+    for url, outcome in outcomes.items():
+        click.echo(f"witness {url}: {outcome}", err=True)
     click.echo(latest.note, nl=False)
 
 

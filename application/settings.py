@@ -6,10 +6,14 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 
 from domain.commands import SupplementPolicy
+
+if TYPE_CHECKING:
+    from application.transparency.witnessing import WitnessConfig
 
 PREFIX = "LEDGER_"
 
@@ -53,6 +57,8 @@ class Settings:
     checkpoint_every_events: int = 1000
     checkpoint_every_seconds: float = 10.0
     public_rate_limit_per_minute: int = 60
+    witnesses: tuple[WitnessConfig, ...] = ()
+    """Witnesses asked to cosign each checkpoint: `<URL> <verifier key>`, `;`-separated."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -117,6 +123,12 @@ def _seconds(value: str) -> float:
     return seconds
 
 
+def _witnesses(value: str) -> tuple[WitnessConfig, ...]:
+    from application.transparency.witnessing import parse_witnesses  # noqa: PLC0415
+
+    return parse_witnesses(value)
+
+
 def _policy(value: str) -> SupplementPolicy:
     try:
         return SupplementPolicy(value)
@@ -142,5 +154,6 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "CHECKPOINT_EVERY_EVENTS": ("checkpoint_every_events", _positive_int),
     "CHECKPOINT_EVERY_SECONDS": ("checkpoint_every_seconds", _seconds),
     "PUBLIC_RATE_LIMIT_PER_MINUTE": ("public_rate_limit_per_minute", _rate_limit),
+    "WITNESSES": ("witnesses", _witnesses),
 }
 """Each LEDGER_ variable: the setting it fills and how its text is read."""

@@ -1,0 +1,108 @@
+"""The log in the C2SP tlog-tiles layout under /v1/audit/log/ (application.transparency.tiles).
+
+`checkpoint` and the hash tiles are public; the entry bundles (the stored events) need an
+inspector's key. Tiles are read from the stored subtree hashes, one indexed range per request,
+and served once the latest signed checkpoint covers them; a full tile never changes, so it is
+cached for a year (`immutable`), and so is a partial one (a partial tile of width W is always
+the same W hashes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import CacheControlHeader
+
+from api.audit import TEXT, answer, audit_log_of, latest_note
+from api.auth import require
+from api.problems import ProblemError
+from application.keys import Role
+from application.transparency.log import AuditLog
+from application.transparency.tiles import (
+    TileAddress,
+    TilePathError,
+    encode_entry_bundle,
+    parse_tile_path,
+)
+
+OCTETS = "application/octet-stream"
+IMMUTABLE = "public, max-age=31536000, immutable"
+PRIVATE_IMMUTABLE = "private, max-age=31536000, immutable"
+
+
+def _address(path: str, entries: bool) -> TileAddress:
+    try:
+        address = parse_tile_path(("entries/" if entries else "") + path.lstrip("/"))
+    except TilePathError as error:
+        raise ProblemError(404, "not_a_tile", f"no such tile path: {error}") from None
+    if address.entries != entries:
+        raise ProblemError(404, "not_a_tile", "entry bundles are under tile/entries/")
+    return address
+
+
+def _not_available(address: TileAddress) -> ProblemError:
+    return ProblemError(
+        404,
+        "tile_not_available",
+        f"{address.path()} needs a signed checkpoint of at least {address.leaves_needed()}"
+        " leaves: fetch the checkpoint, then the tiles its size implies",
+    )
+
+
+def _hash_tile(log: AuditLog, address: TileAddress) -> bytes | None:
+    with log.reading() as store:
+        return store.hash_tile(address.hash_level, address.first, address.width)
+
+
+def _entry_bundle(log: AuditLog, address: TileAddress) -> bytes | None:
+    with log.reading() as store:
+        entries = store.leaf_entries(address.first, address.width)
+    return None if entries is None else encode_entry_bundle(entries)
+
+
+class TilesController(Controller):
+    """c2sp.org/tlog-tiles: what standard transparency-log tooling reads."""
+
+    path = "/v1/audit/log"
+    tags = ["audit"]
+
+    @get(
+        "/checkpoint",
+        media_type=TEXT,
+        cache_control=CacheControlHeader(max_age=5, public=True),
+        summary="The latest checkpoint (tlog-tiles <prefix>/checkpoint), with cosignatures",
+    )
+    async def checkpoint(self, request: Request[Any, Any, Any]) -> str:
+        return await answer(request, latest_note)
+
+    @get(
+        "/tile/{path:path}",
+        media_type=OCTETS,
+        summary="A hash tile: tile/<L>/<N>[.p/<W>], 256 hashes of 32 bytes (W if partial)",
+        description="Public. <N> in 3-digit groups, all but the last prefixed with x.",
+    )
+    async def hash_tile(self, request: Request[Any, Any, Any], path: str) -> Response[bytes]:
+        if path.lstrip("/").startswith("entries/"):
+            await require(Role.INSPECTOR)(request, request.route_handler)
+            return await self._entry_bundle(request, path.lstrip("/").removeprefix("entries/"))
+        address = _address(path, entries=False)
+        log = audit_log_of(request)
+        tile = await asyncio.to_thread(_hash_tile, log, address)
+        if tile is None:
+            raise _not_available(address)
+        return Response(tile, media_type=OCTETS, headers={"Cache-Control": IMMUTABLE})
+
+    async def _entry_bundle(self, request: Request[Any, Any, Any], path: str) -> Response[bytes]:
+        address = _address(path, entries=True)
+        log = audit_log_of(request)
+        bundle = await asyncio.to_thread(_entry_bundle, log, address)
+        if bundle is None:
+            raise _not_available(address)
+        headers = {"Cache-Control": PRIVATE_IMMUTABLE, "Vary": "Accept-Encoding"}
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            bundle = await asyncio.to_thread(gzip.compress, bundle, 6)
+            headers["Content-Encoding"] = "gzip"
+        return Response(bundle, media_type=OCTETS, headers=headers)
