@@ -208,7 +208,7 @@ class AuditController(Controller):
         summary="The checkpoint signed at a tree size (a C2SP signed note, with cosignatures)",
         description="Public. Every checkpoint ever signed is kept.",
     )
-    async def checkpoint_at(self, request: Request[Any, Any, Any], tree_size: int) -> str:
+    async def checkpoint_at(self, request: Request[Any, Any, Any], tree_size: FromPath[int]) -> str:
         return await answer(request, _note_at(tree_size))
 
     @get(

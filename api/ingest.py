@@ -74,9 +74,21 @@ def status_out(status: Status | None) -> StatusOut | None:
     return StatusOut(code=int(status), name_vi=status.name_vi, name_en=status.name_en)
 
 
+MAX_EVENT_BYTES = 60_000
+"""Every stored event is a leaf of the log, and an entry bundle (c2sp.org/tlog-tiles) holds
+leaves of at most 65,535 bytes: this leaves room for what the ledger adds when it stores one."""
+
+
 def to_submission(code_text: str, event: EventIn, source: str, runtime: Runtime) -> Submission:
     """Translate the wire event into the domain's command (validation errors name the field)."""
     code = DossierCode.parse(code_text)
+    if len(msgspec.json.encode(event)) > MAX_EVENT_BYTES:
+        raise ProblemError(
+            422,
+            "event_too_large",
+            f"an event is at most {MAX_EVENT_BYTES} bytes of JSON: the transparency log's entry"
+            " bundles hold entries of up to 64 KiB",
+        )
     event_type = _EVENT_TYPES.get(event.type)
     if event_type is None:
         known = ", ".join(_EVENT_TYPES)

@@ -15,6 +15,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import CacheControlHeader
+from litestar.params import FromPath
 
 from api.audit import TEXT, answer, audit_log_of, latest_note
 from api.auth import require
@@ -79,26 +80,18 @@ class TilesController(Controller):
         return await answer(request, latest_note)
 
     @get(
-        "/tile/{path:path}",
+        "/tile/entries/{path:path}",
         media_type=OCTETS,
-        summary="A hash tile: tile/<L>/<N>[.p/<W>], 256 hashes of 32 bytes (W if partial)",
-        description="Public. <N> in 3-digit groups, all but the last prefixed with x.",
+        guards=[require(Role.INSPECTOR)],
+        summary="An entry bundle: tile/entries/<N>[.p/<W>], the stored events as leaves",
+        description="Inspectors. Each leaf as a big-endian uint16 length and its bytes (the"
+        " leaf format of docs/audit.md); gzip-compressed when the client accepts gzip.",
     )
-    async def hash_tile(self, request: Request[Any, Any, Any], path: str) -> Response[bytes]:
-        if path.lstrip("/").startswith("entries/"):
-            await require(Role.INSPECTOR)(request, request.route_handler)
-            return await self._entry_bundle(request, path.lstrip("/").removeprefix("entries/"))
-        address = _address(path, entries=False)
-        log = audit_log_of(request)
-        tile = await asyncio.to_thread(_hash_tile, log, address)
-        if tile is None:
-            raise _not_available(address)
-        return Response(tile, media_type=OCTETS, headers={"Cache-Control": IMMUTABLE})
-
-    async def _entry_bundle(self, request: Request[Any, Any, Any], path: str) -> Response[bytes]:
+    async def entry_bundle(
+        self, request: Request[Any, Any, Any], path: FromPath[str]
+    ) -> Response[bytes]:
         address = _address(path, entries=True)
-        log = audit_log_of(request)
-        bundle = await asyncio.to_thread(_entry_bundle, log, address)
+        bundle = await asyncio.to_thread(_entry_bundle, audit_log_of(request), address)
         if bundle is None:
             raise _not_available(address)
         headers = {"Cache-Control": PRIVATE_IMMUTABLE, "Vary": "Accept-Encoding"}
@@ -106,3 +99,18 @@ class TilesController(Controller):
             bundle = await asyncio.to_thread(gzip.compress, bundle, 6)
             headers["Content-Encoding"] = "gzip"
         return Response(bundle, media_type=OCTETS, headers=headers)
+
+    @get(
+        "/tile/{path:path}",
+        media_type=OCTETS,
+        summary="A hash tile: tile/<L>/<N>[.p/<W>], 256 hashes of 32 bytes (W if partial)",
+        description="Public. <N> in 3-digit groups, all but the last prefixed with x.",
+    )
+    async def hash_tile(
+        self, request: Request[Any, Any, Any], path: FromPath[str]
+    ) -> Response[bytes]:
+        address = _address(path, entries=False)
+        tile = await asyncio.to_thread(_hash_tile, audit_log_of(request), address)
+        if tile is None:
+            raise _not_available(address)
+        return Response(tile, media_type=OCTETS, headers={"Cache-Control": IMMUTABLE})
