@@ -18,10 +18,11 @@ from litestar.params import FromPath
 from application.transparency.witness import OldSizeMismatch, Witness, WitnessRefusal
 
 SIZE_TYPE = "text/x.tlog.size"
+TEXT = "text/plain; charset=utf-8"
 MAX_BODY_BYTES = 64 * 1024
 
 
-def _text(body: str, status: int, media_type: str = "text/plain") -> Response[bytes]:
+def _text(body: str, status: int, media_type: str = TEXT) -> Response[bytes]:
     # A content-type header given explicitly is sent as is (Litestar appends a charset to the
     # media type of text/* answers, and the spec's size answer has none).
     return Response(body.encode(), status_code=status, headers={"Content-Type": media_type})
@@ -37,14 +38,14 @@ def create_witness_app(witness: Witness) -> Litestar:
             return _text(f"{mismatch.size}\n", 409, SIZE_TYPE)
         except WitnessRefusal as refusal:
             return _text(f"{refusal}\n", refusal.status)
-        return _text(line, 200, "text/plain; charset=utf-8")
+        return _text(line, 200)
 
     @get("/{hashed_origin:str}/checkpoint", summary="The last checkpoint cosigned for a log")
     async def latest(hashed_origin: FromPath[str]) -> Response[bytes]:
         note = await asyncio.to_thread(witness.latest_note, hashed_origin)
         if note is None:
             return _text("this witness has cosigned no checkpoint of that log\n", 404)
-        return _text(note, 200, "text/plain; charset=utf-8")
+        return _text(note, 200)
 
     return Litestar(
         route_handlers=[add_checkpoint, latest],

@@ -352,3 +352,21 @@ async def test_every_checkpoint_signed_is_served_and_listed_a_page_at_a_time(
     missing = await client.get("/v1/audit/checkpoints/301")
     assert missing.status_code == 404
     assert missing.json()["rule"] == "checkpoint_not_found"
+
+
+async def test_an_event_too_large_for_an_entry_bundle_is_refused(
+    client: AsyncTestClient,  # type: ignore[type-arg]
+    handler_headers: dict[str, str],
+    signed: dict[int, Checkpoint],
+) -> None:
+    event = {**received(99_000), "type": "Annotated", "data": {"note": "x" * 64 * 1024}}
+    code = event.pop("dossier_code")
+    answer = await client.post(f"/v1/dossiers/{code}/events", json=event, headers=handler_headers)
+    assert answer.status_code == 422
+    assert answer.json()["rule"] == "event_too_large"
+    batch = await client.post(
+        "/v1/events:batch",
+        json={"events": [{**event, "dossier_code": code}]},
+        headers=handler_headers,
+    )
+    assert batch.json()["results"][0]["rule"] == "event_too_large"

@@ -6,6 +6,7 @@ with the real key. `ledger verify` then checks a bundle against a quorum of witn
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import shutil
@@ -44,7 +45,13 @@ from application.transparency.note import Signer
 from application.transparency.proofs import export_bundle
 from application.transparency.witness import Witness
 from application.transparency.witnessing import HttpAnswer, Witnessing, http_post
-from projections.audit_log import AuditLogView, catch_up_audit_log, open_audit_log, witnessing_for
+from projections.audit_log import (
+    AUDIT_LOG,
+    AuditLogView,
+    catch_up_audit_log,
+    open_audit_log,
+    witnessing_for,
+)
 from tests.conftest import create_database, drop_database
 from tests.integration.test_projections import append, random_histories
 
@@ -178,7 +185,7 @@ def verify_cosignature_by_hand(line: str, note_body: str, verifier: CosignatureV
     raw = base64.b64decode(line.removeprefix(prefix).strip())
     assert len(raw) == 4 + 8 + 64
     public = verifier.public_key.public_bytes_raw()
-    key_id = __import__("hashlib").sha256(verifier.name.encode() + b"\n\x04" + public).digest()[:4]
+    key_id = hashlib.sha256(verifier.name.encode() + b"\n\x04" + public).digest()[:4]
     assert raw[:4] == key_id
     (timestamp,) = struct.unpack(">Q", raw[4:12])
     message = f"cosignature/v1\ntime {timestamp}\n{note_body}".encode()
@@ -206,8 +213,6 @@ def test_witnesses_cosign_a_consistent_checkpoint_and_it_is_served_with_their_co
     runtime = Runtime.start(settings)
     try:
         with TestClient(app=create_app(settings, runtime=runtime)) as client:
-            from projections.audit_log import AUDIT_LOG  # noqa: PLC0415
-
             runtime.views[AUDIT_LOG] = view
             note = client.get("/v1/audit/checkpoint").text
             assert client.get("/v1/audit/log/checkpoint").text == note
