@@ -34,7 +34,7 @@ from application.runtime import Runtime
 from application.settings import Settings
 from application.transparency.alarms import WITNESS_AHEAD, WITNESS_REFUSED, alarm_reasons
 from application.transparency.bundle import encode_bundle
-from application.transparency.checkpoints import Checkpointer, checkpointer_for
+from application.transparency.checkpoints import Checkpointer, CheckpointSchedule, checkpointer_for
 from application.transparency.cosignature import (
     CosignatureSigner,
     CosignatureVerifier,
@@ -386,3 +386,24 @@ def test_verify_with_a_quorum_of_two_fails_with_one_cosignature_and_passes_with_
     assert output.startswith("OK:") and "cosigned by 2 witness(es)" in output
     one = runner.invoke(main, ["verify", str(bundle), "--public-key", key, "--witness", first.vkey])
     assert one.exit_code == 0, one.output  # the default quorum: every witness given
+
+
+def test_the_checkpoint_schedule_asks_the_witnesses_after_signing(
+    ledger: DossierLedger,
+    view: AuditLogView,
+    checkpointer: Checkpointer,
+    database: Database,
+    settings: Settings,
+    witnesses: list[RunningWitness],
+) -> None:
+    schedule = CheckpointSchedule(
+        checkpointer,
+        every_events=1,
+        every_seconds=3600,
+        witnessing=witnessing(view, settings, witnesses[0]),
+    )
+    append(ledger, random_histories(2, seed=65))
+    catch_up_audit_log(database, view)
+    schedule.step()
+    latest = checkpointer.latest()
+    assert latest is not None and witnesses[0].size() == latest.tree_size
