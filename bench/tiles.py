@@ -147,7 +147,9 @@ def _bundle_query(store: LogStore, index: int) -> bytes | None:
     return None if entries is None else encode_entry_bundle(entries)
 
 
-def bench_psycopg(url: str, query: str, tiles: int, clients: int, seconds: float) -> tuple[float, float]:
+def bench_psycopg(
+    url: str, query: str, tiles: int, clients: int, seconds: float
+) -> tuple[float, float]:
     """The same statements as the server's, on bare psycopg connections: rate and p99 in ms."""
     from psycopg.rows import dict_row  # noqa: PLC0415
 
