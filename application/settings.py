@@ -6,14 +6,11 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import platformdirs
 
+from application.transparency.witnessing import WitnessConfig, parse_witnesses
 from domain.commands import SupplementPolicy
-
-if TYPE_CHECKING:
-    from application.transparency.witnessing import WitnessConfig
 
 PREFIX = "LEDGER_"
 
@@ -57,6 +54,7 @@ class Settings:
     checkpoint_every_events: int = 1000
     checkpoint_every_seconds: float = 10.0
     public_rate_limit_per_minute: int = 60
+    public_url: str | None = None  # the pages' address as the public sees it (lookup_url)
     witnesses: tuple[WitnessConfig, ...] = ()
     """Witnesses asked to cosign each checkpoint: `<URL> <verifier key>`, `;`-separated."""
 
@@ -112,6 +110,13 @@ def _rate_limit(value: str) -> int:
     return 0 if value.strip() == "0" else _positive_int(value)
 
 
+def _url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        msg = f"must be an http:// or https:// address, not {value!r}"
+        raise ValueError(msg)
+    return value.rstrip("/")
+
+
 def _seconds(value: str) -> float:
     try:
         seconds = float(value)
@@ -121,12 +126,6 @@ def _seconds(value: str) -> float:
         msg = f"must be a positive number of seconds, not {value!r}"
         raise ValueError(msg)
     return seconds
-
-
-def _witnesses(value: str) -> tuple[WitnessConfig, ...]:
-    from application.transparency.witnessing import parse_witnesses  # noqa: PLC0415
-
-    return parse_witnesses(value)
 
 
 def _policy(value: str) -> SupplementPolicy:
@@ -154,6 +153,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "CHECKPOINT_EVERY_EVENTS": ("checkpoint_every_events", _positive_int),
     "CHECKPOINT_EVERY_SECONDS": ("checkpoint_every_seconds", _seconds),
     "PUBLIC_RATE_LIMIT_PER_MINUTE": ("public_rate_limit_per_minute", _rate_limit),
-    "WITNESSES": ("witnesses", _witnesses),
+    "PUBLIC_URL": ("public_url", _url),
+    "WITNESSES": ("witnesses", parse_witnesses),
 }
 """Each LEDGER_ variable: the setting it fills and how its text is read."""

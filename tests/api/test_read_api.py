@@ -225,5 +225,12 @@ async def test_the_openapi_document_describes_the_write_endpoints_with_examples(
         assert body.get("examples") or body["schema"].get("examples"), operation
     assert "201" in single["responses"]
     schemas = document["components"]["schemas"]
-    assert {"EventIn", "AppendedOut", "BatchIn", "BatchOut"} <= set(schemas)
+    assert {
+        "ReceivedEvent",
+        "Appended",
+        "AlreadyAppended",
+        "BatchIn",
+        "BatchOut",
+        "Problem",
+    } <= set(schemas)
     assert (await client.get("/schema")).status_code == 200  # the rendered page

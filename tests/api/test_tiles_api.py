@@ -359,7 +359,12 @@ async def test_an_event_too_large_for_an_entry_bundle_is_refused(
     handler_headers: dict[str, str],
     signed: dict[int, Checkpoint],
 ) -> None:
-    event = {**received(99_000), "type": "Annotated", "data": {"note": "x" * 64 * 1024}}
+    items = ["giấy tờ " + "x" * 1990] * 40  # each within its bound, 80 kB together
+    event = {
+        **received(99_000),
+        "type": "SupplementRequested",
+        "data": {"reason": "thiếu giấy tờ", "items": items},
+    }
     code = event.pop("dossier_code")
     answer = await client.post(f"/v1/dossiers/{code}/events", json=event, headers=handler_headers)
     assert answer.status_code == 422
