@@ -82,12 +82,14 @@ def fill(url: str, leaves: int) -> None:
             bar.advance(task)
         level = 0
         while True:
+            # Each left child with its right sibling, in one ordered scan of the level.
             inserted = connection.execute(
                 "INSERT INTO audit_log_subtrees (level, index, hash)"
-                " SELECT a.level + 1, a.index / 2, sha256('\\x01'::bytea || a.hash || b.hash)"
-                " FROM audit_log_subtrees AS a JOIN audit_log_subtrees AS b"
-                " ON b.level = a.level AND b.index = a.index + 1"
-                " WHERE a.level = %s AND a.index %% 2 = 0",
+                " SELECT level + 1, index / 2, sha256('\\x01'::bytea || hash || next) FROM"
+                " (SELECT level, index, hash, lead(hash) OVER (ORDER BY index) AS next,"
+                " lead(index) OVER (ORDER BY index) AS next_index"
+                " FROM audit_log_subtrees WHERE level = %s) AS pairs"
+                " WHERE index %% 2 = 0 AND next_index = index + 1",
                 (level,),
             ).rowcount
             bar.advance(task)
