@@ -1,6 +1,6 @@
 """Serving the log in the C2SP tlog-tiles layout at 1M leaves, against bare psycopg in the same run.
 
-- the fill (direct, documented as such, about half a minute for 1M): --leaves synthetic stored
+- the fill (direct, documented as such; 1M leaves in one to four minutes here): --leaves synthetic stored
   events (a realistic Annotated event's JSON each, about 330 bytes, three per dossier) are
   inserted straight into the events table as its owner, and their leaves and every subtree
   hash computed by PostgreSQL (sha256) level by level, as the audit log projection would

@@ -334,11 +334,14 @@ class LogStore:
     def leaf_entries(self, first: int, count: int) -> list[bytes] | None:
         """The leaves first to first + count - 1 as logged, from the events table; None unless
         the latest signed checkpoint holds them all. Raises LookupError if a logged event is
-        no longer in the events table."""
+        no longer in the events table as logged. Joined by notification id: consecutive leaves
+        are consecutive rows of the events table, on a few pages."""
         rows = self.cursor.execute(
             SQL(
                 "SELECT l.leaf_index, l.originator_id, l.originator_version, e.topic, e.state"
-                " FROM {} AS l LEFT JOIN {} AS e USING (originator_id, originator_version)"
+                " FROM {} AS l LEFT JOIN {} AS e ON e.notification_id = l.notification_id"
+                " AND e.originator_id = l.originator_id"
+                " AND e.originator_version = l.originator_version"
                 " WHERE l.leaf_index >= %s AND l.leaf_index < %s"
                 " AND (SELECT max(tree_size) FROM {}) >= %s ORDER BY l.leaf_index"
             ).format(self.tables.leaves, self.tables.events, self.tables.checkpoints),
