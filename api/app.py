@@ -22,6 +22,8 @@ from litestar.response import Response
 from litestar.static_files import create_static_files_router
 
 from api.audit import AuditController, DossierExportController
+from api.bodies import StrictStructSchemas
+from api.headers import security_headers
 from api.ingest import IngestController
 from api.inspectors import DossierListController, InspectorController, ReportController
 from api.metrics import LedgerCollector, RequestMetrics, RequestMetricsMiddleware, metrics
@@ -127,9 +129,7 @@ def create_app(
         app.state.runtime = started
         app.state.writer = writer
         app.state.read_models = read_models
-        app.state.metrics_registry = LedgerCollector(
-            started, requests, [writer, started.writer]
-        ).registry()
+        app.state.metrics_registry = LedgerCollector(started, requests, [writer]).registry()
         if owned:  # a server process (tests pass their runtime and keep Python's defaults)
             tune_garbage_collection()
         try:
@@ -169,6 +169,7 @@ def create_app(
         ],
         lifespan=[lifespan],
         before_request=check_query,
+        plugins=[StrictStructSchemas()],
         dependencies={
             "runtime": Provide(provide_runtime),
             "writer": Provide(provide_writer),
@@ -176,6 +177,7 @@ def create_app(
             "key": Provide(provide_key),
         },
         exception_handlers=exception_handlers,
+        before_send=[security_headers],
         middleware=[DefineMiddleware(RequestMetricsMiddleware, metrics=requests)],
         request_max_body_size=settings.max_body_bytes,
         state=State({"settings": settings}),

@@ -4,7 +4,8 @@
 inspector's key. Tiles are read from the stored subtree hashes, one indexed range per request,
 and served once the latest signed checkpoint covers them; a full tile never changes, so it is
 cached for a year (`immutable`), and so is a partial one (a partial tile of width W is always
-the same W hashes).
+the same W hashes). Entry bundles, like everything for inspectors, are not cached (`no-store`,
+api/headers.py).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from application.transparency.tiles import (
 
 OCTETS = "application/octet-stream"
 IMMUTABLE = "public, max-age=31536000, immutable"
-PRIVATE_IMMUTABLE = "private, max-age=31536000, immutable"
 
 
 def _address(path: str, entries: bool) -> TileAddress:
@@ -94,7 +94,7 @@ class TilesController(Controller):
         bundle = await asyncio.to_thread(_entry_bundle, audit_log_of(request), address)
         if bundle is None:
             raise _not_available(address)
-        headers = {"Cache-Control": PRIVATE_IMMUTABLE, "Vary": "Accept-Encoding"}
+        headers = {"Vary": "Accept-Encoding"}
         if "gzip" in request.headers.get("accept-encoding", ""):
             bundle = await asyncio.to_thread(gzip.compress, bundle, 6)
             headers["Content-Encoding"] = "gzip"

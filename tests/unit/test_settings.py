@@ -42,6 +42,8 @@ def test_variables_fill_their_settings() -> None:
         ("LEDGER_BATCH_LIMIT", "-1"),
         ("LEDGER_POOL_SIZE", "many"),
         ("LEDGER_CHECKPOINT_EVERY_SECONDS", "soon"),
+        ("LEDGER_TRUSTED_PROXIES", "10.0.0.1, proxy.local"),
+        ("LEDGER_TRUSTED_PROXIES", "10.0.0.0/33"),
     ],
 )
 def test_a_wrong_value_is_refused_naming_the_variable(name: str, value: str) -> None:
@@ -71,3 +73,9 @@ def test_witnesses_are_urls_with_their_verifier_keys() -> None:
     with pytest.raises(SettingsError, match="0x04"):
         log_key = "a.example+12345678+" + "A" * 44  # not a witness key
         Settings.from_environ({"LEDGER_WITNESSES": f"https://w1.example/ {log_key}"})
+
+
+def test_no_proxy_is_trusted_unless_named() -> None:
+    assert Settings.from_environ({}).trusted_proxies == ()
+    named = Settings.from_environ({"LEDGER_TRUSTED_PROXIES": " 10.0.0.5, 10.1.2.3/8 ,::1,"})
+    assert named.trusted_proxies == ("10.0.0.5", "10.0.0.0/8", "::1")
