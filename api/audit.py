@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import CacheControlHeader
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, PathParameter, QueryParameter
 
 from api.auth import require, runtime_of
 from api.problems import ProblemError
@@ -50,6 +50,7 @@ from projections.audit_log import AUDIT_LOG, AuditLogView
 TEXT = "text/plain"
 """Litestar adds `; charset=utf-8` to text/* types: the header is then exactly the spec's."""
 MAX_PAGE = 1000
+MAX_SIZE = 2**63 - 1
 RETRY_SECONDS = "10"
 T = TypeVar("T")
 
@@ -208,7 +209,11 @@ class AuditController(Controller):
         summary="The checkpoint signed at a tree size (a C2SP signed note, with cosignatures)",
         description="Public. Every checkpoint ever signed is kept.",
     )
-    async def checkpoint_at(self, request: Request[Any, Any, Any], tree_size: FromPath[int]) -> str:
+    async def checkpoint_at(
+        self,
+        request: Request[Any, Any, Any],
+        tree_size: Annotated[int, PathParameter(ge=0, le=MAX_SIZE, description="a tree size")],
+    ) -> str:
         return await answer(request, _note_at(tree_size))
 
     @get(
@@ -220,7 +225,8 @@ class AuditController(Controller):
         self,
         request: Request[Any, Any, Any],
         after: Annotated[
-            int, QueryParameter(ge=0, description="list checkpoints larger than this size")
+            int,
+            QueryParameter(ge=0, le=MAX_SIZE, description="list checkpoints larger than this"),
         ] = 0,
         limit: Annotated[
             int, QueryParameter(ge=1, le=MAX_PAGE, description="checkpoints in a page")

@@ -18,7 +18,7 @@ from litestar import Controller, Request, Response, get
 from litestar.datastructures import CacheControlHeader
 from litestar.params import FromPath
 
-from api.audit import TEXT, answer, audit_log_of, latest_note
+from api.audit import MAX_SIZE, TEXT, answer, audit_log_of, latest_note
 from api.auth import require
 from api.problems import ProblemError
 from application.keys import Role
@@ -41,6 +41,8 @@ def _address(path: str, entries: bool) -> TileAddress:
         raise ProblemError(404, "not_a_tile", f"no such tile path: {error}") from None
     if address.entries != entries:
         raise ProblemError(404, "not_a_tile", "entry bundles are under tile/entries/")
+    if address.leaves_needed() > MAX_SIZE:
+        raise ProblemError(404, "not_a_tile", "no log holds that many leaves")
     return address
 
 

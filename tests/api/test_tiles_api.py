@@ -237,6 +237,7 @@ async def test_a_partial_tile_of_an_earlier_checkpoint_is_still_served(
         "0/000.p/0",  # empty tiles are never served
         "0/000.p/256",  # a partial tile has fewer than 256 hashes
         "64/000",  # levels end at 63
+        "7/x999/x999/x999/x999/x999/x999/999",  # beyond any log's size
     ],
 )
 async def test_a_tile_that_does_not_exist_is_a_404_problem(
