@@ -152,7 +152,7 @@ def test_witness_keys_are_type_0x04_verifier_keys() -> None:
     text = generate_cosigner("witness.example/w2")
     verifier = CosignatureSigner.from_key(text).verifier()
     assert CosignatureVerifier.from_vkey(verifier.vkey()) == verifier
-    assert base64.b64decode(verifier.vkey().split("+")[2])[0] == 0x04
+    assert base64.b64decode(verifier.vkey().split("+", 2)[2])[0] == 0x04
     with pytest.raises(ValueError, match="0x04"):
         CosignatureVerifier.from_vkey(
             Signer.from_key(generate_signer("a.example")).verifier().vkey()
