@@ -16,12 +16,14 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import CacheControlHeader
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, PathParameter, QueryParameter
 
 from api.auth import require, runtime_of
 from api.problems import ProblemError
 from application.keys import Role
 from application.transparency.bundle import (
+    Bundle,
     ConsistencyProofDocument,
     encode_base64,
     encode_bundle,
@@ -292,6 +294,7 @@ class DossierExportController(Controller):
         summary="A dossier's history as stored, with inclusion proofs (dossier-ledger-bundle/1)",
         description="The events included in the latest signed checkpoint, each with its stored"
         " bytes, its leaf index and its inclusion proof; see docs/audit.md.",
+        responses={200: ResponseSpec(Bundle, description="The bundle, as indented JSON")},
     )
     async def export(self, request: Request[Any, Any, Any], code: FromPath[str]) -> Response[bytes]:
         dossier_code = parse_code(code)
