@@ -40,7 +40,8 @@ from application.transparency.proofs import (
 )
 from domain.code import DossierCode
 from domain.errors import InvalidDossierCode
-from projections.audit_log import AUDIT_LOG, AuditLogView
+from projections.audit_log import AuditLogView
+from projections.names import AUDIT_LOG
 
 TEXT = "text/plain; charset=utf-8"
 RETRY_SECONDS = "10"

@@ -5,14 +5,19 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from api.cli_common import CONTEXT, fail, load_settings
+
+if TYPE_CHECKING:  # for annotations only: each command imports what it uses when it runs
+    from application.keys import ApiKeys
+    from domain.calendar import WorkCalendar
 
 
 @click.group(context_settings=CONTEXT)
@@ -164,7 +169,7 @@ def keys_list() -> None:
 
 
 @contextmanager
-def _key_store() -> Iterator[object]:
+def _key_store() -> Iterator[ApiKeys]:
     from application.bootstrap import open_ledger, prepare_database  # noqa: PLC0415
     from application.keys import ApiKeys  # noqa: PLC0415
 
@@ -225,9 +230,9 @@ def calendar_working_day(day: str, calendar_file: Path | None) -> None:
     click.echo("yes" if _calendar(calendar_file, load_calendar).is_working_day(parsed) else "no")
 
 
-def _calendar(path: Path | None, loader: object) -> object:
+def _calendar(path: Path | None, loader: Callable[[Path | None], WorkCalendar]) -> WorkCalendar:
     try:
-        return loader(path)  # type: ignore[operator]
+        return loader(path)
     except (ValueError, OSError) as error:
         fail(f"--calendar: {error}", 2)
         raise

@@ -7,7 +7,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get
@@ -345,8 +345,8 @@ class ReportController(Controller):
     async def timeliness(
         self,
         request: Request[Any, Any, Any],
-        from_: date = QueryParameter(name="from"),
-        to: date = QueryParameter(name="to"),
+        from_: Annotated[date, QueryParameter(name="from")],
+        to: Annotated[date, QueryParameter(name="to")],
         agency: FromQuery[str | None] = None,
         procedure: FromQuery[str | None] = None,
         format: str = Parameter(default="json", pattern="^(json|csv)$"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, get
 from litestar.middleware.base import DefineMiddleware
@@ -54,7 +54,9 @@ class PublicController(Controller):
         self,
         request: Request[Any, Any, Any],
         code: FromPath[str],
-        secret: str = HeaderParameter(name="X-Lookup-Secret", min_length=1, max_length=64),
+        secret: Annotated[
+            str, HeaderParameter(name="X-Lookup-Secret", min_length=1, max_length=64)
+        ],
     ) -> PublicDossierOut:
         runtime = runtime_of(request)
         try:

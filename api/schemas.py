@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import msgspec
 
@@ -11,6 +11,10 @@ from api.problems import RefusedInBatch
 from domain.calendar import LOCAL_TZ
 
 
+@overload
+def shown(instant: datetime) -> datetime: ...
+@overload
+def shown(instant: None) -> None: ...
 def shown(instant: datetime | None) -> datetime | None:
     """Instants are stored in UTC and shown in Asia/Ho_Chi_Minh (+07:00).
 
