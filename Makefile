@@ -39,4 +39,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/queries.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
