@@ -22,6 +22,7 @@ from litestar.response import Response
 from litestar.static_files import create_static_files_router
 
 from api.audit import AuditController, DossierExportController
+from api.bodies import StrictStructSchemas
 from api.ingest import IngestController
 from api.inspectors import DossierListController, InspectorController, ReportController
 from api.metrics import LedgerCollector, RequestMetrics, RequestMetricsMiddleware, metrics
@@ -124,9 +125,7 @@ def create_app(
         app.state.runtime = started
         app.state.writer = writer
         app.state.read_models = read_models
-        app.state.metrics_registry = LedgerCollector(
-            started, requests, [writer, started.writer]
-        ).registry()
+        app.state.metrics_registry = LedgerCollector(started, requests, [writer]).registry()
         if owned:  # a server process (tests pass their runtime and keep Python's defaults)
             tune_garbage_collection()
         try:
@@ -165,6 +164,7 @@ def create_app(
         ],
         lifespan=[lifespan],
         before_request=check_query,
+        plugins=[StrictStructSchemas()],
         dependencies={
             "runtime": Provide(provide_runtime),
             "writer": Provide(provide_writer),

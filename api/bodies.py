@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any, ClassVar
 
+# Litestar's own schema plugin for msgspec structs (not exported; its behaviour is extended here).
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.dto import AbstractDTO
 from litestar.dto.data_structures import DTOFieldDefinition
 from litestar.typing import FieldDefinition
@@ -78,3 +80,14 @@ def unsupported_media_type(content_type: str | None) -> ProblemError:
 
 def missing_body() -> ProblemError:
     return ProblemError(400, "malformed_json", "the body is empty; it must be a JSON object")
+
+
+class StrictStructSchemas(StructSchemaPlugin):
+    """OpenAPI schemas of msgspec structs that say `additionalProperties: false` where the
+    struct refuses unknown fields, as every struct of the contract does."""
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Any:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        if field_definition.type_.__struct_config__.forbid_unknown_fields:
+            schema.additional_properties = False
+        return schema

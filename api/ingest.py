@@ -129,8 +129,15 @@ def forbidden_for(key: ApiKey, code: DossierCode) -> ProblemError | None:
     )
 
 
-async def may_post_for_path(connection: ASGIConnection[Any, Any, Any, Any], _: Any) -> None:
-    """Authority before the body: the dossier in the path must be the key's agency's."""
+_HANDLERS_ONLY = require(Role.HANDLER)
+
+
+async def may_post_for_path(connection: ASGIConnection[Any, Any, Any, Any], handler: Any) -> None:
+    """Authority before the body: a handler's key, and the dossier in the path of its agency.
+
+    One guard, not two: Litestar copies the route handler for every guard it calls.
+    """
+    await _HANDLERS_ONLY(connection, handler)
     key: ApiKey = connection.scope["state"]["api_key"]
     code = parse_code(connection.path_params["code"])
     if forbidden := forbidden_for(key, code):
@@ -223,7 +230,6 @@ class IngestController(Controller):
 
     path = "/v1"
     tags = ["handling systems"]
-    guards = [require(Role.HANDLER)]
     dependencies = {"ingest": provide_ingest}
 
     @post(
@@ -284,6 +290,7 @@ class IngestController(Controller):
             "stored even when others are refused. At most LEDGER_BATCH_LIMIT events (1,000 by "
             f"default). Example answer item: {msgspec.json.encode(EXAMPLE_APPENDED).decode()}"
         ),
+        guards=[_HANDLERS_ONLY],
         dto=_BATCH_BODY,
         return_dto=None,
         status_code=HTTP_200_OK,

@@ -12,6 +12,7 @@ from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Schema
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_409_CONFLICT,
@@ -170,7 +171,7 @@ def document_problems(app: Litestar) -> None:
     and the bearer scheme where a guard asks for a key.
 
     Judged from the handler itself: parameters can be missing (400) or wrong (422), guards can
-    refuse (401, 403), a path names something that may not exist (404), a body can be too large
+    refuse (401, 403), what is asked for may not exist (404), a body can be too large
     or not JSON (413, 415), the public pages are rate-limited (429), and anything may meet an
     unreachable database (503) or a bug (500).
     """
@@ -178,7 +179,7 @@ def document_problems(app: Litestar) -> None:
         for handler in getattr(route, "route_handlers", ()):
             if not isinstance(handler, HTTPRouteHandler) or not handler.include_in_schema:
                 continue
-            statuses = {500, 503}
+            statuses = {404, 500, 503}
             parameters = handler.parsed_fn_signature.parameters
             wire = set(parameters) - {"request", "state", "data", *handler.resolve_dependencies()}
             if wire or "data" in parameters:
@@ -188,11 +189,24 @@ def document_problems(app: Litestar) -> None:
             if handler.resolve_guards():
                 statuses |= {401, 403}
                 handler.security = handler.security or [{"bearer": []}]
-            if wire:
-                statuses.add(404)
             if route.path.startswith("/v1/public/"):
                 statuses.add(429)
             handler.responses = {**problem_responses(*statuses), **(handler.responses or {})}
+    _document_csv(app)
+
+
+def _document_csv(app: Litestar) -> None:
+    """Operations with `format=csv` answer text/csv too (one media type per ResponseSpec)."""
+    for operations in (app.openapi_schema.paths or {}).values():
+        operation = operations.get
+        if operation is None or not operation.parameters or operation.responses is None:
+            continue
+        if any(getattr(p, "name", None) == "format" for p in operation.parameters):
+            success = operation.responses.get("200")
+            if isinstance(success, OpenAPIResponse) and success.content is not None:
+                success.content["text/csv"] = OpenAPIMediaType(
+                    schema=Schema(type=OpenAPIType.STRING, description="CSV, a header row first")
+                )
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[bytes]:

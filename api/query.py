@@ -51,7 +51,7 @@ def _check_year(name: str, value: str, wanted: type[Any]) -> None:
 def _query_types(request: Request[Any, Any, Any]) -> dict[str, type[Any]]:
     """The handler's query parameters by their wire name, with their (non-None) type."""
     handler = request.route_handler
-    cached: dict[str, type[Any]] | None = getattr(handler, "_ledger_query_types", None)
+    cached = _TYPES_BY_HANDLER.get(id(handler))
     if cached is None:
         cached = {}
         for key, parameter in handler.parsed_fn_signature.parameters.items():
@@ -62,8 +62,11 @@ def _query_types(request: Request[Any, Any, Any]) -> dict[str, type[Any]]:
                 cached[wire] = inner[0]
             else:
                 cached[wire] = parameter.annotation
-        handler._ledger_query_types = cached  # type: ignore[attr-defined]
+        _TYPES_BY_HANDLER[id(handler)] = cached
     return cached
+
+
+_TYPES_BY_HANDLER: dict[int, dict[str, type[Any]]] = {}  # route handlers live as long as the app
 
 
 def _invalid(name: str, message: str) -> ProblemError:
