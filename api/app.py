@@ -23,6 +23,7 @@ from litestar.static_files import create_static_files_router
 
 from api.audit import AuditController, DossierExportController
 from api.bodies import StrictStructSchemas
+from api.headers import security_headers
 from api.ingest import IngestController
 from api.inspectors import DossierListController, InspectorController, ReportController
 from api.metrics import LedgerCollector, RequestMetrics, RequestMetricsMiddleware, metrics
@@ -172,6 +173,7 @@ def create_app(
             "key": Provide(provide_key),
         },
         exception_handlers=exception_handlers,
+        before_send=[security_headers],
         middleware=[DefineMiddleware(RequestMetricsMiddleware, metrics=requests)],
         request_max_body_size=settings.max_body_bytes,
         state=State({"settings": settings}),

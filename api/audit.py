@@ -43,7 +43,7 @@ from domain.errors import InvalidDossierCode
 from projections.audit_log import AuditLogView
 from projections.names import AUDIT_LOG
 
-TEXT = "text/plain; charset=utf-8"
+TEXT = "text/plain"  # Litestar appends "; charset=utf-8" to text types
 RETRY_SECONDS = "10"
 T = TypeVar("T")
 

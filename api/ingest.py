@@ -118,7 +118,7 @@ def parse_code(text: str) -> DossierCode:
 
 
 def forbidden_for(key: ApiKey, code: DossierCode) -> ProblemError | None:
-    if key.may_post_for(str(code)):
+    if key.may_post_for(code):
         return None
     agencies = ", ".join(key.agencies) or "none"
     return ProblemError(

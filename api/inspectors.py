@@ -189,7 +189,7 @@ def csv_response(
         writer.writerow("" if cell is None else cell for cell in row)
     return Response(
         buffer.getvalue(),
-        media_type="text/csv",  # Litestar adds the charset to text/*
+        media_type="text/csv",  # Litestar appends "; charset=utf-8"
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
 

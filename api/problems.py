@@ -17,6 +17,7 @@ from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_409_CONFLICT,
     HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
@@ -246,6 +247,8 @@ def _on_http_exception(request: Request[Any, Any, Any], error: HTTPException) ->
     headers = dict(error.headers or {})
     if isinstance(error, NotAuthorizedException):
         headers.setdefault("WWW-Authenticate", 'Bearer realm="dossier-ledger"')
+    if status == HTTP_429_TOO_MANY_REQUESTS:  # the rate limit's reset, in the standard header
+        headers.setdefault("Retry-After", str(max(1, int(headers.get("RateLimit-Reset", 60)))))
     problem = Problem(
         type=PROBLEM_BASE + rule,
         title=rule.replace("_", " ").capitalize(),

@@ -60,11 +60,12 @@ class PublicController(Controller):
         ],
     ) -> PublicDossierOut:
         try:
-            parsed = DossierCode.parse(code)
+            known_form = str(DossierCode.parse(code))
         except DomainError:
-            raise not_found() from None
-        row = await asyncio.to_thread(read_models.public_lookup.get, str(parsed))
-        if row is None or not runtime.secrets.matches(secret, row.lookup_secret_digest):
+            known_form = ""  # no dossier has it; looked up all the same, so timing tells nothing
+        row = await asyncio.to_thread(read_models.public_lookup.get, known_form)
+        digest = None if row is None else row.lookup_secret_digest
+        if not runtime.secrets.matches(secret, digest) or row is None:
             raise not_found()
         timeliness = row.timeliness(datetime.now(UTC), runtime.rules.calendar)
         return PublicDossierOut(
