@@ -125,9 +125,7 @@ def timeliness_report(
             if part.resolved
         ],
         online_rate=Ratio(counts.received_online, counts.received),
-        electronic_result_rate=Ratio(
-            counts.resolved_document_electronic, counts.resolved_document
-        ),
+        electronic_result_rate=Ratio(counts.resolved_document_electronic, counts.resolved_document),
     )
 
 
