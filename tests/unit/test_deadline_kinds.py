@@ -154,7 +154,9 @@ def test_the_catalogue_reads_hours_same_day_and_no_due_date() -> None:
     catalogue = ProcedureCatalogue.from_records(
         [
             record(code="1.000001", processing_time=4, unit="working_hours"),
-            record(code="1.000002", processing_time=0, unit="working_days", same_day_cutoff="15:00"),
+            record(
+                code="1.000002", processing_time=0, unit="working_days", same_day_cutoff="15:00"
+            ),
             record(code="1.000003", processing_time=None),
         ]
     )
