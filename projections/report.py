@@ -97,8 +97,10 @@ def timeliness_report(
     if first_day > last_day:
         raise ValueError(f"the period ends ({last_day}) before it starts ({first_day})")
     as_of = min(now, period_end(last_day))
+    # A period not over yet is counted up to the day of asking (nothing happens after it).
+    counted_until = min(last_day, calendar.local_date(as_of))
     by_procedure = counters.counts_by_procedure(
-        agency=agency, procedure_code=procedure_code, first_day=first_day, last_day=last_day
+        agency=agency, procedure_code=procedure_code, first_day=first_day, last_day=counted_until
     )
     counts = PeriodCounts.total(list(by_procedure.values()))
     open_counts = counters.count_open_at(

@@ -167,9 +167,11 @@ def random_histories(dossiers: int, seed: int, until: datetime = NOW) -> list[Su
     return sorted(everything, key=lambda submission: submission.command.occurred_at)
 
 
-def append(ledger: DossierLedger, submissions: list[Submission], batch: int = 500) -> int:
+def append(
+    ledger: DossierLedger, submissions: list[Submission], batch: int = 500, rules: Rules = RULES
+) -> int:
     """Append through the group-commit writer; the ledger's head position afterwards."""
-    writer = IngestWriter(ledger, RULES)
+    writer = IngestWriter(ledger, rules)
     writer.start()
     try:
         for start in range(0, len(submissions), batch):
