@@ -9,19 +9,22 @@ or overdue). So March's numbers are fixed once March is over.
 
 Five working days (5 x 8 h) unless said otherwise; times Asia/Ho_Chi_Minh.
 
-| dossier | story | March, as of 31/3 |
-|---|---|---|
-| D1 | received Mon 23/3 09:00, due Mon 30/3 09:00; resolved 3/4 | open, overdue |
-| D2 | online, received Thu 26/3 09:00, due Thu 2/4 09:00; resolved 15/4 (late) | open, in time |
-| D3 | received Fri 27/3 09:00, due Fri 3/4 09:00; supplement asked Mon 30/3, given 6/4, resolved 10/4 | open, waiting since 30/3: in time |
-| D4 | received Mon 23/2 09:00, due Mon 2/3 09:00; resolved Tue 10/3 09:00 (electronic) | carried over, late |
-| D5 | received Fri 27/2 09:00, due Fri 6/3 09:00; withdrawn 20/4 | carried over, open, overdue |
-| D6 | received Mon 2/2, resolved Thu 5/2 | February's, not March's |
-| D7 | received Mon 2/3 09:00, resolved Wed 4/3 09:00 (electronic) | early |
-| D8 | 2 working days, no document (money paid out): received Mon 9/3 09:00, due and resolved Wed 11/3 09:00 | on time |
-| D9 | online, 4 working hours: received Tue 10/3 10:00, due 16:00, resolved 15:00 (electronic) | on time |
-| D10 | 10 calendar days: received Mon 2/3 09:00, due Thu 12/3 17:00, resolved Tue 10/3 15:00 | early |
-| D11 | received Wed 1/4 | April's |
+- D1: received Mon 23/3 09:00, due Mon 30/3 09:00; resolved 3/4. Open at the end, overdue.
+- D2: online, received Thu 26/3 09:00, due Thu 2/4 09:00; resolved 15/4 (late). Open, in time.
+- D3: received Fri 27/3 09:00, due Fri 3/4 09:00; supplement asked Mon 30/3, given 6/4,
+  resolved 10/4. Open at the end, waiting since 30/3 (before its due date): in time.
+- D4: received Mon 23/2 09:00, due Mon 2/3 09:00; resolved Tue 10/3 09:00, electronic.
+  Carried over from February; late.
+- D5: received Fri 27/2 09:00, due Fri 6/3 09:00; withdrawn 20/4. Carried over; open, overdue.
+- D6: received Mon 2/2, resolved Thu 5/2: February's, not March's.
+- D7: received Mon 2/3 09:00, resolved Wed 4/3 09:00, electronic: early.
+- D8: 2 working days, no document (money paid out): received Mon 9/3 09:00, due and resolved
+  Wed 11/3 09:00: on time.
+- D9: online, 4 working hours: received Tue 10/3 10:00, due 16:00, resolved 15:00, electronic:
+  on time.
+- D10: 10 calendar days: received Mon 2/3 09:00, due Thu 12/3 17:00, resolved Tue 10/3 15:00
+  on paper: early.
+- D11: received Wed 1/4: April's.
 """
 
 from __future__ import annotations
