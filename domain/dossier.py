@@ -436,17 +436,19 @@ class Dossier(Aggregate):
         received_on = rules.calendar.local_date(envelope.occurred_at)
         if not procedure.level_allows_receipt_on(received_on):
             raise DistrictLevelAbolished(procedure.code, received_on)
-        time = procedure.processing_time
-        due_at = None if time is None else in_utc(rules.calendar.due_at(envelope.occurred_at, time))
-        cutoff = None if time is None or time.same_day_cutoff is None else time.same_day_cutoff
+        limit = procedure.processing_time
+        due_at = (
+            None if limit is None else in_utc(rules.calendar.due_at(envelope.occurred_at, limit))
+        )
+        cutoff = None if limit is None else limit.same_day_cutoff
         self._trigger(
             self.Received,
             envelope,
             dossier_code=str(self.code),
             procedure_code=procedure.code,
             procedure_name=procedure.name,
-            processing_time_amount=None if time is None else time.amount,
-            processing_time_unit=None if time is None else time.unit,
+            processing_time_amount=None if limit is None else limit.amount,
+            processing_time_unit=None if limit is None else limit.unit,
             same_day_cutoff=None if cutoff is None else cutoff.strftime("%H:%M"),
             fee_pauses_clock=procedure.fee_pauses_clock,
             result_document=procedure.result_document,
@@ -516,24 +518,14 @@ class Dossier(Aggregate):
     def pay_fee(self, envelope: Envelope, data: FeePaidData, rules: Rules) -> None:
         """The fees are paid; a clock stopped for them runs again by the supplement policy."""
         clock = self._clock()
-        if clock.paused_at is None:
-            self._trigger(
-                self.FeePaid,
-                envelope,
-                amount_vnd=data.amount_vnd,
-                paused_at=None,
-                policy=None,
-                due_at=None,
-                original_due_at=None,
-            )
-            return
-        due_at, original = clock.resumed(envelope.occurred_at, rules)
+        paused = clock.paused_at is not None
+        due_at, original = clock.resumed(envelope.occurred_at, rules) if paused else (None, None)
         self._trigger(
             self.FeePaid,
             envelope,
             amount_vnd=data.amount_vnd,
             paused_at=clock.paused_at,
-            policy=rules.supplement_policy,
+            policy=rules.supplement_policy if paused else None,
             due_at=due_at,
             original_due_at=original,
         )
