@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, HeaderParameter
 
-from api.auth import runtime_of
 from api.ingest import status_out
 from api.problems import ProblemError
 from api.schemas import PublicDossierOut, shown
+from application.runtime import Runtime
 from domain.code import DossierCode
 from domain.errors import DomainError
 from projections.registry import ReadModels
@@ -52,18 +51,18 @@ class PublicController(Controller):
     )
     async def lookup(
         self,
-        request: Request[Any, Any, Any],
+        runtime: Runtime,
+        read_models: ReadModels,
         code: FromPath[str],
         secret: str = HeaderParameter(name="X-Lookup-Secret", min_length=1, max_length=64),
     ) -> PublicDossierOut:
-        runtime = runtime_of(request)
         try:
-            parsed = DossierCode.parse(code)
+            known_form = str(DossierCode.parse(code))
         except DomainError:
-            raise not_found() from None
-        read_models: ReadModels = request.app.state.read_models
-        row = await asyncio.to_thread(read_models.public_lookup.get, str(parsed))
-        if row is None or not runtime.secrets.matches(secret, row.lookup_secret_digest):
+            known_form = ""  # no dossier has it; looked up all the same, so timing tells nothing
+        row = await asyncio.to_thread(read_models.public_lookup.get, known_form)
+        digest = None if row is None else row.lookup_secret_digest
+        if not runtime.secrets.matches(secret, digest) or row is None:
             raise not_found()
         timeliness = row.timeliness(datetime.now(UTC), runtime.rules.calendar)
         return PublicDossierOut(

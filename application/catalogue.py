@@ -19,8 +19,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from domain.agency import AgencyCode, InvalidAgencyCode
 from domain.calendar import CalendarDay, WorkCalendar
-from domain.code import AGENCY_PATTERN
 from domain.procedures import ProcedureCatalogue
 
 SAMPLE_PROCEDURES = "procedures.json"
@@ -107,8 +107,10 @@ def load_agencies(path: Path | None) -> dict[str, str]:
     if not isinstance(names, dict):
         raise DataFileError(f"{name}: must be an object of agency code -> name")
     for code, agency_name in names.items():
-        if not AGENCY_PATTERN.fullmatch(code):
-            raise DataFileError(f"{name}: {code!r} is not an agency code (like 000.00.31.H56)")
+        try:
+            AgencyCode.parse(code)
+        except InvalidAgencyCode as error:
+            raise DataFileError(f"{name}: {code!r} is not an agency code: {error}") from None
         if not isinstance(agency_name, str) or not agency_name.strip():
             raise DataFileError(f"{name}: the name of {code} must be a non-empty string")
     return {code: agency_name.strip() for code, agency_name in names.items()}

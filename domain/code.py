@@ -20,9 +20,7 @@ CODE_PATTERN = re.compile(
 )
 """The whole code, as published (OpenAPI). `parse` is stricter: no trailing newline, real dates."""
 
-AGENCY_PATTERN = re.compile(r"[0-9A-Z]{2,3}(\.[0-9A-Z]{2,3}){3}", re.ASCII)
-"""An agency's identifier code (QCVN 102:2016), e.g. 000.00.31.H56; match with fullmatch."""
-_AGENCY = AGENCY_PATTERN
+_AGENCY = re.compile(r"[0-9A-Z]{2,3}(\.[0-9A-Z]{2,3}){3}", re.ASCII)
 _RECEIPT_DATE = re.compile(r"[0-9]{6}", re.ASCII)
 _SERIAL = re.compile(r"[0-9]{4,7}", re.ASCII)
 
