@@ -73,6 +73,7 @@ class PublicController(Controller):
             status=status_out(row.status),
             procedure={"code": row.procedure_code, "name": row.procedure_name},
             agency=row.agency,
+            agency_name=runtime.agencies.get(row.agency),
             received_at=shown(row.received_at),
             due_at=shown(row.due_at),
             timeliness=None if timeliness is None else timeliness.value,

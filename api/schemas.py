@@ -77,6 +77,7 @@ class DossierOut(msgspec.Struct):
     code: str
     procedure: str | None
     agency: str
+    agency_name: str | None
     channel: str | None
     status: StatusOut | None
     received_at: datetime | None
@@ -85,6 +86,8 @@ class DossierOut(msgspec.Struct):
     resolved_at: datetime | None
     returned_at: datetime | None
     supplement_requests: int
+    extensions: int
+    extended_after_due: bool
     timeliness: str | None
     version: int
 
@@ -96,6 +99,7 @@ class PublicDossierOut(msgspec.Struct):
     status: StatusOut | None
     procedure: dict[str, str | None]
     agency: str
+    agency_name: str | None
     received_at: datetime | None
     due_at: datetime | None
     timeliness: str | None
