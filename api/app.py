@@ -31,6 +31,7 @@ from api.problems import document_problems, exception_handlers
 from api.public import PublicController, public_rate_limit
 from api.query import check_query
 from api.schemas import HealthOut
+from api.tiles import TilesController
 from application.runtime import Runtime, tune_garbage_collection
 from application.settings import Settings
 from application.writer import AsyncIngestWriter
@@ -49,7 +50,9 @@ _log = logging.getLogger(__name__)
 async def health(runtime: Runtime) -> Response[HealthOut]:
     report = await asyncio.to_thread(runtime.health)
     status_code = 200 if report.status == "ok" else 503
-    body = HealthOut(report.status, report.database, report.events, report.projections)
+    body = HealthOut(
+        report.status, report.database, report.events, report.projections, list(report.alarms)
+    )
     return Response(body, status_code=status_code)
 
 
@@ -143,6 +146,7 @@ def create_app(
             InspectorController,
             DossierListController,
             AuditController,
+            TilesController,
             DossierExportController,
             ReportController,
             Router(

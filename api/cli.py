@@ -290,8 +290,9 @@ def _register_commands() -> None:
     """Commands kept in modules of their own (they import this module's helpers)."""
     from api.cli_audit import audit, export, verify  # noqa: PLC0415
     from api.cli_projections import project, rebuild  # noqa: PLC0415
+    from api.cli_witness import witness  # noqa: PLC0415
 
-    for command in (project, rebuild, verify, export, audit):
+    for command in (project, rebuild, verify, export, audit, witness):
         main.add_command(command)
 
 

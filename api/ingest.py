@@ -74,10 +74,23 @@ def status_out(status: Status | None) -> StatusOut | None:
     return StatusOut(code=int(status), name_vi=status.name_vi, name_en=status.name_en)
 
 
+MAX_EVENT_BYTES = 60_000
+"""Every stored event is a leaf of the log, and an entry bundle (c2sp.org/tlog-tiles) holds
+leaves of at most 65,535 bytes: this leaves room for what the ledger adds when it stores one
+(the fields' bounds alone allow more: a hundred items of 2,000 characters)."""
+
+
 def to_submission(
     code: DossierCode, event: contract.Event, source: str, secrets: LookupSecrets
 ) -> Submission:
     """The wire event as the domain's command: the secret becomes its digest."""
+    if len(msgspec.json.encode(event)) > MAX_EVENT_BYTES:
+        raise ProblemError(
+            422,
+            "event_too_large",
+            f"an event is at most {MAX_EVENT_BYTES} bytes of JSON: the transparency log's entry"
+            " bundles hold entries of up to 64 KiB",
+        )
     data = event.data  # type: ignore[attr-defined]
     fields = {name: getattr(data, name) for name in data.__struct_fields__}
     if isinstance(data, contract.ReceivedData):

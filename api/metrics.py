@@ -133,6 +133,12 @@ class LedgerCollector(Collector):
         )
         head.add_metric([], report.events or 0)
         yield head
+        alarms = GaugeMetricFamily(
+            "ledger_audit_log_alarms",
+            "Open alarms about the transparency log (a witness saw another history of it)",
+        )
+        alarms.add_metric([], len(report.alarms))
+        yield alarms
         lag = GaugeMetricFamily(
             "ledger_projection_lag",
             "Head position minus the projection's position",

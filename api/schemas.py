@@ -69,6 +69,8 @@ class HealthOut(msgspec.Struct):
     database: Literal["ok", "unavailable"]
     events: int | None
     projections: dict[str, dict[str, int | None]]
+    alarms: list[str] = []
+    """Open alarms about the transparency log (a witness saw another history): act on them."""
 
 
 class DossierOut(msgspec.Struct):

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+import psycopg
 from eventsourcing.persistence import PersistenceError, TrackingRecorder
 
 from application.bootstrap import Database, open_ledger, prepare_database
@@ -16,6 +17,7 @@ from application.keys import ApiKeys
 from application.ledger import DossierLedger
 from application.secrets import LookupSecrets
 from application.settings import Settings
+from application.transparency.alarms import alarm_reasons
 from application.writer import IngestWriter
 from domain.commands import Rules
 
@@ -48,6 +50,8 @@ class HealthReport:
     database: Literal["ok", "unavailable"]
     events: int | None
     projections: dict[str, dict[str, int | None]]
+    alarms: tuple[str, ...] = ()
+    """Open alarms about the transparency log (application.transparency.alarms)."""
 
 
 @dataclass
@@ -100,13 +104,19 @@ class Runtime:
             positions = {
                 name: view.max_tracking_id(self.ledger.name) for name, view in self.views.items()
             }
-        except (PersistenceError, DatabaseUnavailable):
+            alarms = self.alarms()
+        except (PersistenceError, DatabaseUnavailable, psycopg.Error):
             return HealthReport("degraded", "unavailable", None, {})
         projections = {
             name: {"position": position, "lag": head - (position or 0)}
             for name, position in positions.items()
         }
-        return HealthReport("ok", "ok", head, projections)
+        return HealthReport("ok", "ok", head, projections, tuple(alarms))
+
+    def alarms(self) -> list[str]:
+        """The open alarms about the transparency log, one reason each: a readiness check
+        reports them (raises psycopg.Error when the database does not answer)."""
+        return alarm_reasons(self.database.url, self.database.app_role)
 
     def close(self) -> None:
         if self._writer is not None:
