@@ -105,7 +105,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned = runtime is None
-        started = runtime or await asyncio.to_thread(Runtime.start, settings)
+        started = await asyncio.to_thread(Runtime.start, settings) if runtime is None else runtime
         read_models = await asyncio.to_thread(open_read_models, started.database)
         started.views.update(read_models.by_name())
         background: list[Any] = []

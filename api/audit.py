@@ -47,7 +47,8 @@ from application.transparency.proofs import (
 from application.transparency.witnessing import with_cosignatures
 from domain.code import DossierCode
 from domain.errors import InvalidDossierCode
-from projections.audit_log import AUDIT_LOG, AuditLogView
+from projections.audit_log import AuditLogView
+from projections.names import AUDIT_LOG
 
 TEXT = "text/plain"
 """Litestar adds `; charset=utf-8` to text/* types: the header is then exactly the spec's."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -10,7 +11,7 @@ import psycopg
 from eventsourcing.persistence import PersistenceError, TrackingRecorder
 
 from application.bootstrap import Database, open_ledger, prepare_database
-from application.catalogue import load_calendar, load_procedures
+from application.catalogue import load_agencies, load_calendar, load_procedures
 from application.database import DatabaseUnavailable, database_head
 from application.keys import ApiKeys
 from application.ledger import DossierLedger
@@ -61,6 +62,8 @@ class Runtime:
     rules: Rules
     keys: ApiKeys
     secrets: LookupSecrets
+    agencies: Mapping[str, str] = field(default_factory=dict)
+    """Agencies' Vietnamese names by code (LEDGER_AGENCIES_FILE, or the shipped sample)."""
     views: dict[str, TrackingRecorder] = field(default_factory=dict)
     _writer: IngestWriter | None = None
 
@@ -78,6 +81,7 @@ class Runtime:
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
         rules = load_rules(settings)
+        agencies = load_agencies(settings.agencies_file)
         database = prepare_database(settings)
         ledger = open_ledger(database, pool_size=settings.pool_size)
         keys = ApiKeys(ledger.factory.datastore)  # type: ignore[attr-defined]
@@ -88,6 +92,7 @@ class Runtime:
             rules=rules,
             keys=keys,
             secrets=LookupSecrets.from_file(settings.secret_pepper_path),
+            agencies=agencies,
         )
 
     def health(self) -> HealthReport:
