@@ -30,6 +30,7 @@ from api.metrics import LedgerCollector, RequestMetrics, RequestMetricsMiddlewar
 from api.problems import document_problems, exception_handlers
 from api.public import PublicController, public_rate_limit
 from api.query import check_query
+from api.tiles import TilesController
 from application.runtime import Runtime, tune_garbage_collection
 from application.settings import Settings
 from application.writer import AsyncIngestWriter
@@ -88,7 +89,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned = runtime is None
-        started = runtime or await asyncio.to_thread(Runtime.start, settings)
+        started = await asyncio.to_thread(Runtime.start, settings) if runtime is None else runtime
         read_models = await asyncio.to_thread(open_read_models, started.database)
         started.follow_views(read_models.by_name())
         background: list[Any] = []
@@ -137,6 +138,7 @@ def create_app(
             InspectorController,
             DossierListController,
             AuditController,
+            TilesController,
             DossierExportController,
             ReportController,
             Router(

@@ -33,6 +33,7 @@ class ReadyOut(msgspec.Struct):
     storage_free_bytes: int | None
     events: int | None
     projections: dict[str, dict[str, int | None]]
+    alarms: list[str] = []  # open alarms about the transparency log: act on them
 
 
 @get(
@@ -44,7 +45,9 @@ class ReadyOut(msgspec.Struct):
 async def health(runtime: Runtime) -> Response[HealthOut]:
     report = runtime.health()
     status_code = 200 if report.status == "ok" else 503
-    body = HealthOut(report.status, report.database, report.events, report.projections)
+    body = HealthOut(
+        report.status, report.database, report.events, report.projections, list(report.alarms)
+    )
     return Response(body, status_code=status_code)
 
 
@@ -89,5 +92,6 @@ async def ready(ingest: Ingest) -> Response[ReadyOut]:
         storage_free_bytes=report.storage_free_bytes,
         events=report.events,
         projections=report.projections,
+        alarms=list(report.alarms),
     )
     return Response(body, status_code=503 if reasons else 200)

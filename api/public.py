@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Annotated
 
 from litestar import Controller, get
 from litestar.middleware.base import DefineMiddleware
@@ -54,7 +55,9 @@ class PublicController(Controller):
         runtime: Runtime,
         read_models: ReadModels,
         code: FromPath[str],
-        secret: str = HeaderParameter(name="X-Lookup-Secret", min_length=1, max_length=64),
+        secret: Annotated[
+            str, HeaderParameter(name="X-Lookup-Secret", min_length=1, max_length=64)
+        ],
     ) -> PublicDossierOut:
         try:
             known_form = str(DossierCode.parse(code))
@@ -70,6 +73,7 @@ class PublicController(Controller):
             status=status_out(row.status),
             procedure={"code": row.procedure_code, "name": row.procedure_name},
             agency=row.agency,
+            agency_name=runtime.agencies.get(row.agency),
             received_at=shown(row.received_at),
             due_at=shown(row.due_at),
             timeliness=None if timeliness is None else timeliness.value,

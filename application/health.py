@@ -34,6 +34,7 @@ import psycopg
 from psycopg import sql
 
 from application.database import EVENTS_TABLE
+from application.transparency.alarms import open_alarms_on
 
 _log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class Positions:
 
     head: int
     projections: dict[str, int | None] = field(default_factory=dict)
+    alarms: tuple[str, ...] = ()  # open alarms about the transparency log
 
     def lags(self) -> dict[str, int]:
         return {name: self.head - (p or 0) for name, p in self.projections.items()}
@@ -189,7 +191,8 @@ class DatabaseMonitor:
         row = self._connection.execute(statement, [self.application_name] * len(names)).fetchone()
         assert row is not None
         head = int(row[0] or 0)
-        return Positions(head, {name: row[1 + i] for i, name in enumerate(names)})
+        alarms = tuple(open_alarms_on(self._connection))
+        return Positions(head, {name: row[1 + i] for i, name in enumerate(names)}, alarms)
 
     def _measure_disk(self) -> None:
         if self.storage_path is None:

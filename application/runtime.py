@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -10,7 +11,7 @@ from eventsourcing.persistence import TrackingRecorder
 from eventsourcing.postgres import PostgresTrackingRecorder
 
 from application.bootstrap import Database, open_ledger, prepare_database
-from application.catalogue import load_calendar, load_procedures
+from application.catalogue import load_agencies, load_calendar, load_procedures
 from application.embedded import EmbeddedPostgres
 from application.health import DatabaseMonitor
 from application.keys import ApiKeys
@@ -51,6 +52,8 @@ class HealthReport:
     projections: dict[str, dict[str, int | None]]
     storage_free_bytes: int | None = None
     storage_full: bool = False
+    alarms: tuple[str, ...] = ()
+    """Open alarms about the transparency log (application.transparency.alarms)."""
 
 
 @dataclass
@@ -62,6 +65,8 @@ class Runtime:
     keys: ApiKeys
     secrets: LookupSecrets
     monitor: DatabaseMonitor
+    agencies: Mapping[str, str] = field(default_factory=dict)
+    """Agencies' Vietnamese names by code (LEDGER_AGENCIES_FILE, or the shipped sample)."""
     views: dict[str, TrackingRecorder] = field(default_factory=dict)
     _writer: IngestWriter | None = None
 
@@ -79,6 +84,7 @@ class Runtime:
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
         rules = load_rules(settings)
+        agencies = load_agencies(settings.agencies_file)
         database = prepare_database(settings)
         ledger = open_ledger(database, pool_size=settings.pool_size)
         keys = ApiKeys(ledger.factory.datastore)  # type: ignore[attr-defined]
@@ -102,6 +108,7 @@ class Runtime:
             keys=keys,
             secrets=LookupSecrets.from_file(settings.secret_pepper_path),
             monitor=monitor,
+            agencies=agencies,
         )
 
     def follow_views(self, views: dict[str, Any]) -> None:
@@ -115,8 +122,8 @@ class Runtime:
         )
 
     def health(self) -> HealthReport:
-        """Head position and each projection's lag, as the probe last read them (no I/O);
-        `degraded` while the database is unreachable."""
+        """Head position, each projection's lag and the open alarms, as the probe last read them
+        (no I/O); `degraded` while the database is unreachable."""
         monitor = self.monitor
         free, full = monitor.storage_free_bytes, monitor.storage_full
         positions = monitor.positions
@@ -128,7 +135,7 @@ class Runtime:
             for name, position in positions.projections.items()
             if name in self.views
         }
-        return HealthReport("ok", "ok", positions.head, projections, free, full)
+        return HealthReport("ok", "ok", positions.head, projections, free, full, positions.alarms)
 
     def close(self) -> None:
         self.monitor.stop()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import platformdirs
 
+from application.transparency.witnessing import WitnessConfig, parse_witnesses
 from domain.commands import SupplementPolicy
 
 PREFIX = "LEDGER_"
@@ -50,6 +51,7 @@ class Settings:
     app_role: str = "ledger_app"
     procedures_file: Path | None = None
     calendar_file: Path | None = None
+    agencies_file: Path | None = None
     supplement_policy: SupplementPolicy = SupplementPolicy.RESTART
     signing_key: Path | None = None
     log_origin: str = "dossier-ledger.example.vn/log"
@@ -67,6 +69,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     """Addresses or networks whose X-Forwarded-For the ledger believes (none: nobody's)."""
     public_url: str | None = None  # the pages' address as the public sees it (lookup_url)
+    witnesses: tuple[WitnessConfig, ...] = ()
+    """Witnesses asked to cosign each checkpoint: `<URL> <verifier key>`, `;`-separated."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -191,6 +195,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "APP_ROLE": ("app_role", str),
     "PROCEDURES_FILE": ("procedures_file", _path),
     "CALENDAR_FILE": ("calendar_file", _path),
+    "AGENCIES_FILE": ("agencies_file", _path),
     "SIGNING_KEY": ("signing_key", _path),
     "SUPPLEMENT_POLICY": ("supplement_policy", _policy),
     "LOG_ORIGIN": ("log_origin", str),
@@ -207,5 +212,6 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "READY_MAX_LAG": ("ready_max_lag", _count),
     "TRUSTED_PROXIES": ("trusted_proxies", _networks),
     "PUBLIC_URL": ("public_url", _url),
+    "WITNESSES": ("witnesses", parse_witnesses),
 }
 """Each LEDGER_ variable: the setting it fills and how its text is read."""
