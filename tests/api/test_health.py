@@ -58,4 +58,4 @@ async def test_health_keeps_its_shape(client: AsyncTestClient) -> None:  # type:
     deadline = time.monotonic() + 3
     while (answer := await client.get("/health")).status_code != 200:
         assert time.monotonic() < deadline
-    assert set(answer.json()) == {"status", "database", "events", "projections"}
+    assert {"status", "database", "events", "projections"} <= set(answer.json())
