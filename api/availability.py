@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 from eventsourcing.persistence import InterfaceError, OperationalError
 from litestar import Request, Response
+from litestar.enums import ScopeType
 from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from psycopg import OperationalError as PsycopgOperationalError
@@ -154,7 +155,11 @@ class FailFast:
     def middleware(self, app: ASGIApp) -> ASGIApp:
         async def fail_fast(scope: Scope, receive: Receive, send: Send) -> None:
             monitor = self.monitor
-            if monitor is None or scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            if (
+                monitor is None
+                or scope["type"] != ScopeType.HTTP
+                or not scope["path"].startswith("/v1/")
+            ):
                 await app(scope, receive, send)
                 return
             if scope["method"] == "POST" and monitor.storage_full:

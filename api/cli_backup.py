@@ -144,7 +144,7 @@ def check_restored(settings: Settings) -> tuple[bool, list[str]]:
     if pending is False:
         return True, []
     database = prepare_database(settings)
-    ok, lines = _compare(database, pending or None)
+    ok, lines = _compare(database, pending if isinstance(pending, SignedHead) else None)
     if ok:
         restore_checked(settings.data_dir)
     return ok, lines
