@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/ledger demo --once
+	$(BIN)/ledger demo --once --pages http://$(HOST):$(PORT)
 	$(BIN)/ledger serve --host $(HOST) --port $(PORT) --projections
 
 lint: $(STAMP)

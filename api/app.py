@@ -19,9 +19,11 @@ from api.audit import AuditController, DossierExportController
 from api.ingest import IngestController
 from api.inspectors import DossierListController, InspectorController, ReportController
 from api.metrics import LedgerCollector, RequestMetrics, RequestMetricsMiddleware, metrics
+from api.pages import page_routes, template_config
 from api.problems import exception_handlers
 from api.public import PublicController, public_rate_limit
 from api.schemas import HealthOut
+from application.catalogue import load_agencies
 from application.runtime import Runtime, tune_garbage_collection
 from application.settings import Settings
 from application.writer import AsyncIngestWriter
@@ -106,12 +108,16 @@ def create_app(
                 middleware=public_rate_limit(settings.public_rate_limit_per_minute),
             ),
             metrics,
+            *page_routes(public_rate_limit(settings.public_rate_limit_per_minute)),
         ],
+        template_config=template_config(),
         lifespan=[lifespan],
         exception_handlers=exception_handlers,
         middleware=[DefineMiddleware(RequestMetricsMiddleware, metrics=requests)],
         request_max_body_size=settings.max_body_bytes,
-        state=State({"settings": settings}),
+        state=State(
+            {"settings": settings, "agency_names": load_agencies(settings.agencies_file)}
+        ),
         openapi_config=OpenAPIConfig(
             title="Dossier ledger",
             version="1.0.0",

@@ -63,6 +63,7 @@ def serve(host: str, port: int, projections: bool, workers: int) -> None:
         from application.bootstrap import prepare_database  # noqa: PLC0415
 
         prepare_database(settings)
+    click.echo(_addresses(host, port))
     if workers == 1:
         app = create_app(settings, run_projections=projections)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
@@ -76,6 +77,21 @@ def serve(host: str, port: int, projections: bool, workers: int) -> None:
         sys.exit(status)
 
 
+def _addresses(host: str, port: int) -> str:
+    shown_host = f"[{host}]" if ":" in host else host
+    base = f"http://{shown_host}:{port}"
+    return "\n".join(
+        (
+            f"ledger: listening on {base}",
+            f"  public lookup      {base}/",
+            f"  inspectors         {base}/inspect   (sign in with an inspector or admin key:"
+            " ledger keys issue --role inspector)",
+            f"  dashboard          {base}/dashboard",
+            f"  API (OpenAPI)      {base}/schema",
+        )
+    )
+
+
 @main.command(context_settings=CONTEXT)
 @click.option("--dossiers", default=2400, show_default=True, help="How many dossiers to generate.")
 @click.option("--seed", default=2026, show_default=True, help="Random seed (same seed, same data).")
@@ -85,8 +101,18 @@ def serve(host: str, port: int, projections: bool, workers: int) -> None:
     show_default=True,
     help="--once skips loading when the demo data is already in the ledger.",
 )
-def demo(dossiers: int, seed: int, once: bool) -> None:
-    """Load realistic demo dossiers through the normal write path."""
+@click.option(
+    "--pages",
+    "pages_url",
+    default=None,
+    help="The pages' address (http://HOST:PORT): show each sample dossier's lookup link.",
+)
+def demo(dossiers: int, seed: int, once: bool, pages_url: str | None) -> None:
+    """Load realistic demo dossiers through the normal write path.
+
+    Prints a few sample dossiers with their lookup secrets, every time (the demo's secrets are
+    derived from the codes, so they can be shown again).
+    """
     from application.demo import load_demo  # noqa: PLC0415
     from application.runtime import Runtime  # noqa: PLC0415
 
@@ -95,6 +121,7 @@ def demo(dossiers: int, seed: int, once: bool) -> None:
         report = load_demo(runtime, dossiers=dossiers, seed=seed, once=once, progress=True)
     finally:
         runtime.close()
+    report.pages_url = None if pages_url is None else pages_url.rstrip("/")
     click.echo(report)
 
 

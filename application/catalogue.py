@@ -76,3 +76,22 @@ def _parse_toml(name: str, text: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise DataFileError(f"{name}: not valid TOML: {error}") from error
+
+
+SAMPLE_AGENCIES = "agencies.json"
+
+
+def load_agencies(path: Path | None) -> dict[str, str]:
+    """Agencies' names by code (`LEDGER_AGENCIES_FILE`, JSON: code -> Vietnamese name), or the
+    shipped sample's; an agency missing from it is shown by its code."""
+    if path is None:
+        sample = resources.files("application") / "data" / SAMPLE_AGENCIES
+        name, text = f"the sample {SAMPLE_AGENCIES}", sample.read_text(encoding="utf-8")
+    else:
+        name, text = str(path), _read(path)
+    names = _parse_json(name, text)
+    if not isinstance(names, dict) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in names.items()
+    ):
+        raise DataFileError(f"{name}: an object of agency code -> name is expected")
+    return dict(names)

@@ -43,6 +43,7 @@ class Settings:
     app_role: str = "ledger_app"
     procedures_file: Path | None = None
     calendar_file: Path | None = None
+    agencies_file: Path | None = None
     supplement_policy: SupplementPolicy = SupplementPolicy.RESTART
     signing_key: Path | None = None
     log_origin: str = "dossier-ledger.example.vn/log"
@@ -132,6 +133,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "APP_ROLE": ("app_role", str),
     "PROCEDURES_FILE": ("procedures_file", _path),
     "CALENDAR_FILE": ("calendar_file", _path),
+    "AGENCIES_FILE": ("agencies_file", _path),
     "SIGNING_KEY": ("signing_key", _path),
     "SUPPLEMENT_POLICY": ("supplement_policy", _policy),
     "LOG_ORIGIN": ("log_origin", str),
