@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Request, Response, get
-from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.params import FromPath, FromQuery
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
@@ -26,7 +27,7 @@ SECURITY_HEADERS: Final = {
         "base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
@@ -107,7 +108,7 @@ def language_cookie(language: str) -> dict[str, Any]:
 
 
 @get("/lang/{language:str}", include_in_schema=False)
-async def switch_language(language: str, next: str | None = None) -> Response[Any]:
+async def switch_language(language: FromPath[str], next: FromQuery[str | None] = None) -> Response[Any]:
     """The language switch: a link that sets the `lang` cookie and goes back."""
     chosen = language if language in LANGUAGES else chosen_language(None)
     response = Redirect(local_path(next), status_code=303)

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Final
 
 from litestar import Request, Response, get
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
 from api.auth import runtime_of
 from api.inspectors import csv_response
@@ -179,9 +179,9 @@ async def _dashboard(request: Request[Any, Any, Any], first: date | None, last: 
 @get("/dashboard", include_in_schema=False)
 async def dashboard(
     request: Request[Any, Any, Any],
-    first: Annotated[date | None, Parameter(query="from")] = None,
-    last: Annotated[date | None, Parameter(query="to")] = None,
-    agency: str | None = None,
+    first: Annotated[date | None, QueryParameter(name="from")] = None,
+    last: Annotated[date | None, QueryParameter(name="to")] = None,
+    agency: FromQuery[str | None] = None,
 ) -> Response[Any]:
     session = await current_session(request)
     if session is None:
@@ -197,10 +197,10 @@ async def dashboard(
 @get("/dashboard/{table:str}.csv", include_in_schema=False)
 async def dashboard_csv(
     request: Request[Any, Any, Any],
-    table: str,
-    first: Annotated[date | None, Parameter(query="from")] = None,
-    last: Annotated[date | None, Parameter(query="to")] = None,
-    agency: str | None = None,
+    table: FromPath[str],
+    first: Annotated[date | None, QueryParameter(name="from")] = None,
+    last: Annotated[date | None, QueryParameter(name="to")] = None,
+    agency: FromQuery[str | None] = None,
 ) -> Response[Any]:
     if await current_session(request) is None:
         return _sign_in_redirect(request)

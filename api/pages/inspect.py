@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 from litestar import Request, Response, get, post
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
-from litestar.params import Body, Parameter
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from api.audit import answer as audit_answer
@@ -97,7 +97,7 @@ class SignOutForm:
 
 
 @get("/inspect/sign-in", include_in_schema=False)
-async def sign_in_page(request: Request[Any, Any, Any], next: str | None = None) -> Template:
+async def sign_in_page(request: Request[Any, Any, Any], next: FromQuery[str | None] = None) -> Template:
     csrf = secrets.token_urlsafe(24)
     response = page(request, "sign_in.html", csrf=csrf, next=local_path(next, "/inspect"), error=None)
     response.set_cookie(
@@ -185,12 +185,12 @@ async def _list_page(
 @get("/inspect", include_in_schema=False)
 async def inspect_home(
     request: Request[Any, Any, Any],
-    code: str | None = None,
-    agency: str | None = None,
-    procedure: str | None = None,
-    status: Annotated[int | None, Parameter(ge=1, le=10)] = None,
-    timeliness: str | None = None,
-    after: str | None = None,
+    code: FromQuery[str | None] = None,
+    agency: FromQuery[str | None] = None,
+    procedure: FromQuery[str | None] = None,
+    status: Annotated[int | None, QueryParameter(ge=1, le=10)] = None,
+    timeliness: FromQuery[str | None] = None,
+    after: FromQuery[str | None] = None,
 ) -> Response[Any]:
     """Search by code, and the lists: overdue, due soon, late, by agency, procedure, status."""
     session = await current_session(request)
@@ -237,10 +237,10 @@ def _home(request: Request[Any, Any, Any], session: PageSession, **context: Any)
 @get("/inspect/dossiers.csv", include_in_schema=False)
 async def list_csv(
     request: Request[Any, Any, Any],
-    agency: str | None = None,
-    procedure: str | None = None,
-    status: Annotated[int | None, Parameter(ge=1, le=10)] = None,
-    timeliness: str | None = None,
+    agency: FromQuery[str | None] = None,
+    procedure: FromQuery[str | None] = None,
+    status: Annotated[int | None, QueryParameter(ge=1, le=10)] = None,
+    timeliness: FromQuery[str | None] = None,
 ) -> Response[Any]:
     """Every dossier of the list as CSV (the API's columns)."""
     if await current_session(request) is None:
@@ -265,8 +265,8 @@ def _parse(code: str) -> DossierCode:
 @get("/inspect/dossiers/{code:str}", include_in_schema=False)
 async def dossier_timeline(
     request: Request[Any, Any, Any],
-    code: str,
-    version: Annotated[int | None, Parameter(ge=1)] = None,
+    code: FromPath[str],
+    version: Annotated[int | None, QueryParameter(ge=1)] = None,
 ) -> Response[Any]:
     """One dossier's timeline; `version`: the state right after that event."""
     session = await current_session(request)
@@ -298,7 +298,7 @@ async def dossier_timeline(
 
 
 @get("/inspect/dossiers/{code:str}/bundle.json", include_in_schema=False)
-async def dossier_bundle(request: Request[Any, Any, Any], code: str) -> Response[Any]:
+async def dossier_bundle(request: Request[Any, Any, Any], code: FromPath[str]) -> Response[Any]:
     """The export bundle (events as stored, their proofs, the signed checkpoint) for verify.js."""
     if await current_session(request) is None:
         raise PermissionDeniedException(detail="sign in first")

@@ -9,6 +9,7 @@ import shutil
 import socket
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,6 +56,8 @@ def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
             return answer.status, answer.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
+    except OSError:
+        return 0, b""
 
 
 @pytest.fixture(scope="package")

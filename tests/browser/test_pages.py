@@ -109,15 +109,19 @@ def test_inspector_signs_in_lists_reads_a_timeline_and_the_proofs_pass(
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert 7.9 * 3600 < cookie["expires"] - datetime.now().timestamp() <= 8 * 3600
     page.locator("#list-overdue").click()
-    expect(page.locator("#dossier-list tbody tr").first).to_be_visible()
     status, body = _get(f"{ledger.base}/v1/dossiers/?overdue=true&limit=1", ledger.inspector_key)
     assert status == 200
+    expect(page.locator("#list-total strong")).to_have_text(str(msgspec.json.decode(body)["total"]))
+    page.get_by_role("link", name="Tất cả", exact=True).click()
+    status, body = _get(f"{ledger.base}/v1/dossiers/?limit=25", ledger.inspector_key)
     api_list = msgspec.json.decode(body)
     expect(page.locator("#list-total strong")).to_have_text(str(api_list["total"]))
+    codes = page.locator("#dossier-list tbody tr th a").all_inner_texts()
+    assert codes == [item["code"] for item in api_list["items"]]
     shoot(page, "inspect-list")
-    first_code = page.locator("#dossier-list tbody tr th a").first.inner_text()
-    assert first_code == api_list["items"][0]["code"]
-    page.locator("#dossier-list tbody tr th a").first.click()
+    first_code = ledger.samples[0][0]  # search by code
+    page.get_by_label("Tìm hồ sơ theo mã").fill(first_code)
+    page.get_by_label("Tìm hồ sơ theo mã").press("Enter")
     expect(page.locator("h1 .code")).to_have_text(first_code)
     summary = page.locator("#proof-summary")
     expect(summary).to_have_attribute("data-state", "ok", timeout=15_000)
