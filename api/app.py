@@ -115,9 +115,7 @@ def create_app(
         exception_handlers=exception_handlers,
         middleware=[DefineMiddleware(RequestMetricsMiddleware, metrics=requests)],
         request_max_body_size=settings.max_body_bytes,
-        state=State(
-            {"settings": settings, "agency_names": load_agencies(settings.agencies_file)}
-        ),
+        state=State({"settings": settings, "agency_names": load_agencies(settings.agencies_file)}),
         openapi_config=OpenAPIConfig(
             title="Dossier ledger",
             version="1.0.0",

@@ -57,7 +57,7 @@ AGENCIES = (
 )
 UNITS = ("bo-phan-mot-cua", "phong-chuyen-mon", "lanh-dao-so", "van-thu")
 BATCH = 500
-SECRET_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+SECRET_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # noqa: S105 (an alphabet, not a secret)
 SAMPLES_FILE = "demo-dossiers.json"
 _SAMPLE_KINDS = {
     EventType.RECEIVED: "open",
@@ -135,7 +135,6 @@ class _Author:
         return self.calendar.add_working_time(after, timedelta(hours=hours))
 
     def story(self, code: DossierCode, procedure: Procedure, received: datetime) -> _Story:
-        rng = self.rng
         story = _Story(code, demo_secret(str(code), self.seed))
         channel = self._open(story, procedure, received)
         if channel is None:

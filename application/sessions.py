@@ -52,7 +52,7 @@ class PageSessions:
             cursor.execute(SCHEMA)
 
     def open(self, key: ApiKey) -> tuple[str, PageSession]:
-        """A new session for an authenticated key: the cookie's token (shown once) and the session."""
+        """A new session for an authenticated key: the cookie's token (once) and the session."""
         if key.role not in PAGE_ROLES:
             msg = f"a {key.role.value} key cannot sign in to the inspectors' pages"
             raise PermissionError(msg)
@@ -72,7 +72,8 @@ class PageSessions:
         """The live session of this token: not ended, not expired, its key not revoked."""
         with self.datastore.transaction() as cursor:
             cursor.execute(
-                "SELECT k.key_id, k.name, k.role, k.agencies, k.created_at, k.revoked_at, s.csrf_token, s.expires_at FROM ledger_page_sessions s"
+                "SELECT k.key_id, k.name, k.role, k.agencies, k.created_at, k.revoked_at,"
+                " s.csrf_token, s.expires_at FROM ledger_page_sessions s"
                 " JOIN ledger_api_keys k USING (key_id)"
                 " WHERE s.session_digest = %s AND s.ended_at IS NULL"
                 " AND s.expires_at > now() AND k.revoked_at IS NULL",

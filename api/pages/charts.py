@@ -32,7 +32,7 @@ def bar_chart(title: str, bars: Sequence[Bar], maximum: float = 1.0) -> Markup:
         "</li>"
         for label, value, text in bars
     )
-    return Markup(
+    return Markup(  # noqa: S704 (every text in it went through escape())
         f'<figure class="bars"><figcaption>{escape(title)}</figcaption><ol>{rows}</ol></figure>'
     )
 
@@ -52,7 +52,7 @@ def column_chart(title: str, columns: Sequence[Bar], maximum: float = 1.0) -> Ma
         f'<span class="col-label">{escape(label)}</span></li>'
         for label, _value, text in columns
     )
-    return Markup(
+    return Markup(  # noqa: S704 (every text in it went through escape())
         f'<figure class="trend"><figcaption>{escape(title)}</figcaption>'
         '<svg class="columns" viewBox="0 0 100 60" preserveAspectRatio="none" aria-hidden="true">'
         f'<line class="axis" x1="0" y1="60" x2="100" y2="60"/>{rects}</svg>'

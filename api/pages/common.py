@@ -108,7 +108,9 @@ def language_cookie(language: str) -> dict[str, Any]:
 
 
 @get("/lang/{language:str}", include_in_schema=False)
-async def switch_language(language: FromPath[str], next: FromQuery[str | None] = None) -> Response[Any]:
+async def switch_language(
+    language: FromPath[str], next: FromQuery[str | None] = None
+) -> Response[Any]:
     """The language switch: a link that sets the `lang` cookie and goes back."""
     chosen = language if language in LANGUAGES else chosen_language(None)
     response = Redirect(local_path(next), status_code=303)

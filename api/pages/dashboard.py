@@ -45,7 +45,9 @@ class Period:
             year, month = divmod(last.year * 12 + last.month - 1 - 11, 12)
             first = date(year, month + 1, 1)
         if first > last:
-            raise ProblemError(422, "invalid_period", f"the period ends ({last}) before it starts", field="to")
+            raise ProblemError(
+                422, "invalid_period", f"the period ends ({last}) before it starts", field="to"
+            )
         return cls(first, last, agency or None)
 
     def months(self) -> list[tuple[date, date]]:
@@ -53,7 +55,9 @@ class Period:
         start = self.first_day.replace(day=1)
         while start <= self.last_day:
             following = (start + timedelta(days=32)).replace(day=1)
-            months.append((max(start, self.first_day), min(following - timedelta(days=1), self.last_day)))
+            months.append(
+                (max(start, self.first_day), min(following - timedelta(days=1), self.last_day))
+            )
             start = following
         return months
 
@@ -74,13 +78,22 @@ class Dashboard:
     procedures: list[dict[str, Any]]
 
     def tables(self) -> dict[str, Table]:
-        ratios = ("on_time_rate", "average_processing_days", "online_rate", "electronic_result_rate")
+        ratios = (
+            "on_time_rate",
+            "average_processing_days",
+            "online_rate",
+            "electronic_result_rate",
+        )
         indicators = Table(
             "indicators",
             ["indicator", "value", "numerator", "denominator"],
             [
-                [name, getattr(self.report, name).value, getattr(self.report, name).numerator,
-                 getattr(self.report, name).denominator]
+                [
+                    name,
+                    getattr(self.report, name).value,
+                    getattr(self.report, name).numerator,
+                    getattr(self.report, name).denominator,
+                ]
                 for name in ratios
             ],
         )
@@ -88,8 +101,14 @@ class Dashboard:
             "agencies",
             ["rank", "agency", "on_time_rate", "numerator", "denominator", "open_overdue"],
             [
-                [rank, agency, r.on_time_rate.value, r.on_time_rate.numerator,
-                 r.on_time_rate.denominator, r.open.overdue]
+                [
+                    rank,
+                    agency,
+                    r.on_time_rate.value,
+                    r.on_time_rate.numerator,
+                    r.on_time_rate.denominator,
+                    r.open.overdue,
+                ]
                 for rank, (agency, r) in enumerate(self.agencies, start=1)
             ],
         )
@@ -97,20 +116,42 @@ class Dashboard:
             "months",
             ["month", "on_time_rate", "numerator", "denominator"],
             [
-                [month.strftime("%Y-%m"), r.on_time_rate.value, r.on_time_rate.numerator,
-                 r.on_time_rate.denominator]
+                [
+                    month.strftime("%Y-%m"),
+                    r.on_time_rate.value,
+                    r.on_time_rate.numerator,
+                    r.on_time_rate.denominator,
+                ]
                 for month, r in self.months
             ],
         )
         procedures = Table(
             "procedures",
-            ["procedure", "name", "received", "supplemented", "supplementation_rate",
-             "resolved", "average_processing_days", "legal_time", "legal_unit",
-             "average_to_legal"],
             [
-                [p["code"], p["name"], p["received"], p["supplemented"], p["supplementation_rate"],
-                 p["resolved"], p["average_days"], p["legal_time"], p["legal_unit"],
-                 p["average_to_legal"]]
+                "procedure",
+                "name",
+                "received",
+                "supplemented",
+                "supplementation_rate",
+                "resolved",
+                "average_processing_days",
+                "legal_time",
+                "legal_unit",
+                "average_to_legal",
+            ],
+            [
+                [
+                    p["code"],
+                    p["name"],
+                    p["received"],
+                    p["supplemented"],
+                    p["supplementation_rate"],
+                    p["resolved"],
+                    p["average_days"],
+                    p["legal_time"],
+                    p["legal_unit"],
+                    p["average_to_legal"],
+                ]
                 for p in self.procedures
             ],
         )
@@ -121,16 +162,26 @@ def build_dashboard(runtime: Runtime, read_models: ReadModels, period: Period) -
     now = datetime.now(UTC)
     calendar = runtime.rules.calendar
 
-    def report(first: date, last: date, agency: str | None, procedure: str | None = None) -> TimelinessReport:
+    def report(
+        first: date, last: date, agency: str | None, procedure: str | None = None
+    ) -> TimelinessReport:
         return timeliness_report(
-            read_models.timeliness, read_models.dossier_status, agency=agency,
-            procedure_code=procedure, first_day=first, last_day=last, now=now, calendar=calendar,
+            read_models.timeliness,
+            read_models.dossier_status,
+            agency=agency,
+            procedure_code=procedure,
+            first_day=first,
+            last_day=last,
+            now=now,
+            calendar=calendar,
         )
 
     whole = report(period.first_day, period.last_day, period.agency)
     agencies = [
         (agency, report(period.first_day, period.last_day, agency))
-        for agency in read_models.timeliness.counted("agency", first_day=period.first_day, last_day=period.last_day)
+        for agency in read_models.timeliness.counted(
+            "agency", first_day=period.first_day, last_day=period.last_day
+        )
         if period.agency is None or agency == period.agency
     ]
     agencies.sort(key=lambda pair: (-(pair[1].on_time_rate.value or 0), pair[0]))
@@ -141,7 +192,9 @@ def build_dashboard(runtime: Runtime, read_models: ReadModels, period: Period) -
         agency=period.agency, received_from=received_from, received_before=received_before
     )
     procedures = []
-    codes = read_models.timeliness.counted("procedure_code", first_day=period.first_day, last_day=period.last_day)
+    codes = read_models.timeliness.counted(
+        "procedure_code", first_day=period.first_day, last_day=period.last_day
+    )
     for code in codes:
         r = report(period.first_day, period.last_day, period.agency, code)
         procedure = runtime.rules.procedures.get(code)
@@ -149,18 +202,22 @@ def build_dashboard(runtime: Runtime, read_models: ReadModels, period: Period) -
         legal = procedure.processing_time if procedure else None
         legal_days = _legal_working_days(legal.amount, legal.unit) if legal else None
         average = r.average_processing_days.value
-        procedures.append({
-            "code": code,
-            "name": procedure.name if procedure else code,
-            "received": received,
-            "supplemented": asked,
-            "supplementation_rate": asked / received if received else None,
-            "resolved": r.average_processing_days.denominator,
-            "average_days": average,
-            "legal_time": legal.amount if legal else None,
-            "legal_unit": legal.unit.value if legal else None,
-            "average_to_legal": average / legal_days if average is not None and legal_days else None,
-        })
+        procedures.append(
+            {
+                "code": code,
+                "name": procedure.name if procedure else code,
+                "received": received,
+                "supplemented": asked,
+                "supplementation_rate": asked / received if received else None,
+                "resolved": r.average_processing_days.denominator,
+                "average_days": average,
+                "legal_time": legal.amount if legal else None,
+                "legal_unit": legal.unit.value if legal else None,
+                "average_to_legal": average / legal_days
+                if average is not None and legal_days
+                else None,
+            }
+        )
     return Dashboard(period, whole, agencies, months, procedures)
 
 
@@ -169,7 +226,9 @@ def _legal_working_days(amount: int, unit: TimeUnit) -> float:
     return float(amount) if unit is TimeUnit.WORKING_DAYS else amount * 5 / 7
 
 
-async def _dashboard(request: Request[Any, Any, Any], first: date | None, last: date | None, agency: str | None) -> Dashboard:
+async def _dashboard(
+    request: Request[Any, Any, Any], first: date | None, last: date | None, agency: str | None
+) -> Dashboard:
     period = Period.of(first, last, agency)
     return await asyncio.to_thread(
         build_dashboard, runtime_of(request), request.app.state.read_models, period
@@ -188,13 +247,17 @@ async def dashboard(
         return _sign_in_redirect(request)
     board = await _dashboard(request, first, last, agency)
     return page(
-        request, "dashboard.html", session=session, board=board,
-        all_agencies=request.app.state.agency_names, bar_chart=bar_chart,
+        request,
+        "dashboard.html",
+        session=session,
+        board=board,
+        all_agencies=request.app.state.agency_names,
+        bar_chart=bar_chart,
         column_chart=column_chart,
     )
 
 
-@get("/dashboard/{table:str}.csv", include_in_schema=False)
+@get("/dashboard/csv/{table:str}", include_in_schema=False)
 async def dashboard_csv(
     request: Request[Any, Any, Any],
     table: FromPath[str],
@@ -205,7 +268,9 @@ async def dashboard_csv(
     if await current_session(request) is None:
         return _sign_in_redirect(request)
     if table not in TABLES:
-        raise ProblemError(404, "no_such_table", f"the tables are {', '.join(TABLES)}", field="table")
+        raise ProblemError(
+            404, "no_such_table", f"the tables are {', '.join(TABLES)}", field="table"
+        )
     board = await _dashboard(request, first, last, agency)
     chosen = board.tables()[table]
     return csv_response(chosen.header, chosen.rows, f"dashboard-{table}")

@@ -97,12 +97,21 @@ class SignOutForm:
 
 
 @get("/inspect/sign-in", include_in_schema=False)
-async def sign_in_page(request: Request[Any, Any, Any], next: FromQuery[str | None] = None) -> Template:
+async def sign_in_page(
+    request: Request[Any, Any, Any], next: FromQuery[str | None] = None
+) -> Template:
     csrf = secrets.token_urlsafe(24)
-    response = page(request, "sign_in.html", csrf=csrf, next=local_path(next, "/inspect"), error=None)
+    response = page(
+        request, "sign_in.html", csrf=csrf, next=local_path(next, "/inspect"), error=None
+    )
     response.set_cookie(
-        key=SIGN_IN_CSRF_COOKIE, value=csrf, path="/inspect", httponly=True,
-        samesite="strict", secure=_secure(request), max_age=3600,
+        key=SIGN_IN_CSRF_COOKIE,
+        value=csrf,
+        path="/inspect",
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        max_age=3600,
     )
     return response
 
@@ -127,8 +136,13 @@ async def sign_in(
         return page(request, "sign_in.html", 401, csrf=expected, next=target, error=error)
     response = Redirect(target, status_code=303)
     response.set_cookie(
-        key=SESSION_COOKIE, value=token, path="/", httponly=True, samesite="strict",
-        secure=_secure(request), max_age=8 * 3600,
+        key=SESSION_COOKIE,
+        value=token,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        max_age=8 * 3600,
     )
     response.delete_cookie(SIGN_IN_CSRF_COOKIE, path="/inspect")
     return response
@@ -207,7 +221,9 @@ async def inspect_home(
     query = {
         name: value
         for name, value in (
-            ("agency", agency), ("procedure", procedure), ("status", status),
+            ("agency", agency),
+            ("procedure", procedure),
+            ("status", status),
             ("timeliness", timeliness),
         )
         if value
@@ -219,7 +235,9 @@ def _home(request: Request[Any, Any, Any], session: PageSession, **context: Any)
     runtime = runtime_of(request)
     context.setdefault("listing", None)
     context.setdefault("query", {})
-    template = "_list.html" if is_htmx(request) and context["listing"] is not None else "inspect.html"
+    template = (
+        "_list.html" if is_htmx(request) and context["listing"] is not None else "inspect.html"
+    )
     return page(
         request,
         template,

@@ -45,7 +45,9 @@ class LookupAnswer:
     milestones: list[Milestone]
 
 
-async def find_dossier(request: Request[Any, Any, Any], code: str, secret: str) -> LookupAnswer | None:
+async def find_dossier(
+    request: Request[Any, Any, Any], code: str, secret: str
+) -> LookupAnswer | None:
     """The dossier with this code whose lookup secret is `secret`, else None (whichever failed)."""
     runtime = runtime_of(request)
     read_models: ReadModels = request.app.state.read_models
@@ -83,9 +85,7 @@ async def lookup(
     # HTMX swaps only 2xx answers in place; a whole page says 404 when nothing was found.
     status = 200 if answer is not None or is_htmx(request) else 404
     template = "_lookup_result.html" if is_htmx(request) else "lookup.html"
-    response = page(
-        request, template, status, words, form=form, answer=answer, searched=True
-    )
+    response = page(request, template, status, words, form=form, answer=answer, searched=True)
     if words is not None:
         response.set_cookie(**language_cookie(words.language))
     return response

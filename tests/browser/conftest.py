@@ -62,8 +62,8 @@ def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
 
 @pytest.fixture(scope="package")
 def ledger(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ledger]:
-    from tests.conftest import create_database, drop_database  # noqa: PLC0415
     from application.bootstrap import migrate  # noqa: PLC0415
+    from tests.conftest import create_database, drop_database  # noqa: PLC0415
 
     name = f"t_browser_{int(time.time())}"
     url = create_database(postgres_url, name)

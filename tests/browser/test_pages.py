@@ -1,4 +1,4 @@
-"""The three audiences' pages in a real browser, at phone (390 × 844) and desktop (1366 × 768) size.
+"""The three audiences' pages in a real browser, at phone (390x844) and desktop (1366x768) size.
 
 Expected words come from the issue's wording (the national terms), expected figures from the
 JSON API (a different path through the ledger: the pages must say what the API says).
@@ -131,7 +131,9 @@ def test_inspector_signs_in_lists_reads_a_timeline_and_the_proofs_pass(
     # The state at the first event: as the API's state endpoint answers it.
     rows.first.get_by_role("link").click()
     expect(page.locator("#state")).to_have_attribute("data-version", "1")
-    status, body = _get(f"{ledger.base}/v1/dossiers/{first_code}/state?version=1", ledger.inspector_key)
+    status, body = _get(
+        f"{ledger.base}/v1/dossiers/{first_code}/state?version=1", ledger.inspector_key
+    )
     state = msgspec.json.decode(body)
     expect(page.locator("#state-status")).to_have_text(state["status"]["name_vi"])
     expect(page.locator("#state-version")).to_have_text("1")
@@ -139,7 +141,9 @@ def test_inspector_signs_in_lists_reads_a_timeline_and_the_proofs_pass(
     page.locator("#sign-out").click()
     expect(page).to_have_url(f"{ledger.base}/inspect/sign-in")
     page.goto(f"/inspect/dossiers/{first_code}")
-    expect(page).to_have_url(f"{ledger.base}/inspect/sign-in?next=%2Finspect%2Fdossiers%2F{quote(first_code)}")
+    expect(page).to_have_url(
+        f"{ledger.base}/inspect/sign-in?next=%2Finspect%2Fdossiers%2F{quote(first_code)}"
+    )
     shoot(page, "sign-in")
 
 
