@@ -45,7 +45,7 @@ RULES = Rules(
                 "unit": "working_days",
                 "level": "province",
             }
-        ]  # fmt: skip
+        ]
     ),
 )
 STORY: list[tuple[EventData, datetime]] = [
