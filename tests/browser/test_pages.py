@@ -47,6 +47,15 @@ def sign_in(page: Page, ledger: Ledger) -> None:
     expect(page).to_have_url(f"{ledger.base}/inspect")
 
 
+def sample_with(ledger: Ledger, event_type: str) -> str:
+    """A demo sample whose history has this event (the first sample if none has)."""
+    for code, _secret in ledger.samples:
+        _status, body = _get(f"{ledger.base}/v1/dossiers/{code}/history", ledger.inspector_key)
+        if any(event["type"] == event_type for event in msgspec.json.decode(body)["events"]):
+            return code
+    return ledger.samples[0][0]
+
+
 def test_lookup_of_a_demo_dossier_in_vietnamese_then_english(page: Page, ledger: Ledger) -> None:
     code, secret = ledger.samples[0]
     expected = public_answer(ledger, code, secret)
@@ -119,7 +128,7 @@ def test_inspector_signs_in_lists_reads_a_timeline_and_the_proofs_pass(
     codes = page.locator("#dossier-list tbody tr th a").all_inner_texts()
     assert codes == [item["code"] for item in api_list["items"]]
     shoot(page, "inspect-list")
-    first_code = ledger.samples[0][0]  # search by code
+    first_code = sample_with(ledger, "SupplementRequested")  # search by code
     page.get_by_label("Tìm hồ sơ theo mã").fill(first_code)
     page.get_by_label("Tìm hồ sơ theo mã").press("Enter")
     expect(page.locator("h1 .code")).to_have_text(first_code)
@@ -128,6 +137,10 @@ def test_inspector_signs_in_lists_reads_a_timeline_and_the_proofs_pass(
     rows = page.locator("#timeline tbody tr")
     assert summary.get_attribute("data-verified") == str(rows.count())
     expect(rows.first).to_have_attribute("data-proof", "ok")
+    types = [rows.nth(i).get_attribute("data-type") for i in range(rows.count())]
+    if "SupplementRequested" in types:  # the wait is shaded
+        waiting = types.index("SupplementRequested")
+        expect(rows.nth(waiting)).to_have_class("paused")
     # The state at the first event: as the API's state endpoint answers it.
     rows.first.get_by_role("link").click()
     expect(page.locator("#state")).to_have_attribute("data-version", "1")
