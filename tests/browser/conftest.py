@@ -159,6 +159,9 @@ def page(browser: Browser, ledger: Ledger, viewport: dict[str, int]) -> Iterator
 
 def shoot(page: Page, name: str) -> None:
     """A screenshot for docs/screenshots (phone and desktop sizes)."""
+    width = page.viewport_size["width"] if page.viewport_size else 0
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width, f"{name} scrolls sideways: {scroll_width} px in {width} px"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     size = "phone" if page.viewport_size and page.viewport_size["width"] < 600 else "desktop"
     page.screenshot(path=str(SCREENSHOTS / f"{name}-{size}.png"), full_page=True)
