@@ -6,40 +6,92 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+import swagger_ui as _swagger_package
 from litestar import Litestar, Request, Router, get
-from litestar.datastructures import State
+from litestar.datastructures import CacheControlHeader, State
+from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.response import Response
+from litestar.static_files import create_static_files_router
 
 from api.audit import AuditController, DossierExportController
+from api.bodies import StrictStructSchemas
+from api.headers import security_headers
 from api.ingest import IngestController
 from api.inspectors import DossierListController, InspectorController, ReportController
 from api.metrics import LedgerCollector, RequestMetrics, RequestMetricsMiddleware, metrics
 from api.pages import page_routes, template_config
-from api.problems import exception_handlers
+from api.problems import document_problems, exception_handlers
 from api.public import PublicController, public_rate_limit
+from api.query import check_query
 from api.schemas import HealthOut
 from application.catalogue import load_agencies
+from application.keys import ApiKey
 from application.runtime import Runtime, tune_garbage_collection
 from application.settings import Settings
 from application.writer import AsyncIngestWriter
 from projections.audit_log import start_checkpointing
-from projections.registry import open_read_models, start_projections
+from projections.registry import ReadModels, open_read_models, start_projections
 
 _log = logging.getLogger(__name__)
 
 
-@get("/health", summary="Liveness, database reachability and projection lag", tags=["operations"])
-async def health(request: Request[Any, Any, Any]) -> Response[HealthOut]:
-    runtime: Runtime = request.app.state.runtime
+@get(
+    "/health",
+    summary="Liveness, database reachability and projection lag",
+    tags=["operations"],
+    responses={503: ResponseSpec(HealthOut, description="The database is unreachable")},
+)
+async def health(runtime: Runtime) -> Response[HealthOut]:
     report = await asyncio.to_thread(runtime.health)
     status_code = 200 if report.status == "ok" else 503
     body = HealthOut(report.status, report.database, report.events, report.projections)
     return Response(body, status_code=status_code)
+
+
+SWAGGER_ASSETS = "/schema/assets"
+
+
+def swagger_ui_static_dir() -> Path:
+    """Swagger UI's files, as the swagger-ui-py package ships them: /schema works offline."""
+    return Path(_swagger_package.__file__).parent / "static"
+
+
+def swagger_ui() -> SwaggerRenderPlugin:
+    return SwaggerRenderPlugin(
+        js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+        css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+        standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
+        favicon=f"<link rel='icon' type='image/png' href='{SWAGGER_ASSETS}/favicon-32x32.png'>",
+    )
+
+
+async def provide_runtime(state: State) -> Runtime:
+    runtime: Runtime = state.runtime
+    return runtime
+
+
+async def provide_writer(state: State) -> AsyncIngestWriter:
+    writer: AsyncIngestWriter = state.writer
+    return writer
+
+
+async def provide_read_models(state: State) -> ReadModels:
+    read_models: ReadModels = state.read_models
+    return read_models
+
+
+async def provide_key(request: Request[Any, Any, Any]) -> ApiKey:
+    """The caller's key, as the guard found it."""
+    key: ApiKey = request.scope["state"]["api_key"]
+    return key
 
 
 def create_app(
@@ -74,11 +126,9 @@ def create_app(
         )
         await writer.start()
         app.state.runtime = started
-        app.state.ingest_writer = writer
+        app.state.writer = writer
         app.state.read_models = read_models
-        app.state.metrics_registry = LedgerCollector(
-            started, requests, [writer, started.writer]
-        ).registry()
+        app.state.metrics_registry = LedgerCollector(started, requests, [writer]).registry()
         if owned:  # a server process (tests pass their runtime and keep Python's defaults)
             tune_garbage_collection()
         try:
@@ -93,7 +143,7 @@ def create_app(
 
     requests = RequestMetrics()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             health,
             IngestController,
@@ -109,10 +159,25 @@ def create_app(
             ),
             metrics,
             *page_routes(public_rate_limit(settings.public_rate_limit_per_minute)),
+            create_static_files_router(
+                path=SWAGGER_ASSETS,
+                directories=[swagger_ui_static_dir()],
+                include_in_schema=False,
+                cache_control=CacheControlHeader(max_age=86400),
+            ),
         ],
         template_config=template_config(),
         lifespan=[lifespan],
+        before_request=check_query,
+        plugins=[StrictStructSchemas()],
+        dependencies={
+            "runtime": Provide(provide_runtime),
+            "writer": Provide(provide_writer),
+            "read_models": Provide(provide_read_models),
+            "key": Provide(provide_key),
+        },
         exception_handlers=exception_handlers,
+        before_send=[security_headers],
         middleware=[DefineMiddleware(RequestMetricsMiddleware, metrics=requests)],
         request_max_body_size=settings.max_body_bytes,
         state=State({"settings": settings, "agency_names": load_agencies(settings.agencies_file)}),
@@ -124,6 +189,17 @@ def create_app(
                 "(Vietnam's one-stop mechanism). Errors are RFC 9457 problem documents."
             ),
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="An API key issued with `ledger keys issue`",
+                    )
+                }
+            ),
+            render_plugins=[swagger_ui()],
         ),
     )
+    document_problems(app)
+    return app

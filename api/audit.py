@@ -42,7 +42,7 @@ from domain.code import DossierCode
 from domain.errors import InvalidDossierCode
 from projections.audit_log import AUDIT_LOG, AuditLogView
 
-TEXT = "text/plain; charset=utf-8"
+TEXT = "text/plain"  # Litestar appends "; charset=utf-8" to text types
 RETRY_SECONDS = "10"
 T = TypeVar("T")
 

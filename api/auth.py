@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from litestar import Request
@@ -30,10 +29,7 @@ async def caller(connection: ASGIConnection[Any, Any, Any, Any]) -> ApiKey:
     token = bearer_token(connection.headers.get("authorization", ""))
     if token is None:
         raise NotAuthorizedException(detail="an API key is required: Authorization: Bearer <key>")
-    keys = runtime_of(connection).keys
-    known, key = keys.cached(token)
-    if not known:
-        key = await asyncio.to_thread(keys.authenticate, token)
+    key = await runtime_of(connection).keys.authenticate_async(token)
     if key is None:
         raise NotAuthorizedException(detail="the API key is unknown or revoked")
     return key

@@ -64,14 +64,23 @@ def serve(host: str, port: int, projections: bool, workers: int) -> None:
 
         prepare_database(settings)
     click.echo(_addresses(host, port))
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise: "" believes nobody.
+    proxies = ",".join(settings.trusted_proxies)
     if workers == 1:
         app = create_app(settings, run_projections=projections)
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            forwarded_allow_ips=proxies,
+        )
     else:
         from api.workers import serve_workers  # noqa: PLC0415
 
         try:
-            status = serve_workers(host, port, workers)
+            status = serve_workers(host, port, workers, proxies)
         except OSError as error:
             fail(f"cannot listen on {host}:{port}: {error}", 1)
         sys.exit(status)
@@ -141,7 +150,11 @@ def keys() -> None:
     "--agency",
     "agencies",
     multiple=True,
-    help="An agency code the handler may post for (dossier codes starting with it); repeatable.",
+    help=(
+        "An agency code (QCVN 102:2016, e.g. 000.00.31.H56): the handler posts for its dossiers"
+        " and those of the agencies below it (zero levels: 000.00.00.H56 is all of H56);"
+        " repeatable."
+    ),
 )
 @click.option(
     "--name", default="", help="A name for the key (the calling system), shown as source."

@@ -8,64 +8,63 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import msgspec
-from litestar import Controller, HttpMethod, Request, Response
-from litestar.enums import ScopeType
-from litestar.handlers import HTTPRouteHandler
+from litestar import Controller, Request, Response, post
+from litestar.connection import ASGIConnection
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_403_FORBIDDEN
-from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
+from litestar.types import Empty
 
-from api.auth import bearer_token, current_key, require, runtime_of
-from api.problems import ProblemError, decode_problem, domain_problem, problem_document
+from api import contract
+from api.auth import require
+from api.bodies import JsonBody, missing_body
+from api.problems import ProblemError, domain_problem, problem_responses, refused_in_batch
 from api.schemas import (
     EXAMPLE_APPENDED,
-    EXAMPLE_EVENT,
+    EXAMPLE_EVENTS,
+    AlreadyAppended,
+    Appended,
     AppendedOut,
-    BatchEventIn,
-    BatchIn,
     BatchOut,
-    EventIn,
     StatusOut,
     shown,
 )
+from application import writer as written
 from application.keys import ApiKey, Role
 from application.ledger import answer_at
 from application.runtime import Runtime
-from application.writer import Appended, AsyncIngestWriter, Outcome, Submission
+from application.secrets import LookupSecrets
+from application.writer import AsyncIngestWriter, Outcome, Submission
+from domain import commands
 from domain.code import DossierCode
-from domain.commands import DATA_TYPES, Actor, EventCommand
 from domain.errors import DomainError
 from domain.status import EventType, Status
 from projections.registry import wait_until
 
 _log = logging.getLogger(__name__)
 _CANONICAL = msgspec.json.Encoder(order="deterministic")
-_EVENT_TYPES = {t.value: t for t in EventType}
-_WIRE_NAMES = {
-    "lookup_secret_digest": "lookup_secret"
-}  # the wire carries the secret, events its digest
-_WIRE_FIELDS = {
-    event_type: frozenset(_WIRE_NAMES.get(name, name) for name in data_type.__dataclass_fields__)
-    for event_type, data_type in DATA_TYPES.items()
+
+_DOMAIN_DATA: dict[type[contract.Data], type[commands.EventData]] = {
+    contract.SubmittedData: commands.SubmittedData,
+    contract.ReceivedData: commands.ReceivedData,
+    contract.ReceiptRefusedData: commands.ReceiptRefusedData,
+    contract.TransferredData: commands.TransferredData,
+    contract.SupplementRequestedData: commands.SupplementRequestedData,
+    contract.SupplementProvidedData: commands.SupplementProvidedData,
+    contract.FeeRequestedData: commands.FeeRequestedData,
+    contract.FeePaidData: commands.FeePaidData,
+    contract.WithdrawnData: commands.WithdrawnData,
+    contract.ProcessingStoppedData: commands.ProcessingStoppedData,
+    contract.ResolvedData: commands.ResolvedData,
+    contract.ResultReturnedData: commands.ResultReturnedData,
+    contract.DeadlineExtendedData: commands.DeadlineExtendedData,
+    contract.SatisfactionRatedData: commands.SatisfactionRatedData,
+    contract.AnnotatedData: commands.AnnotatedData,
 }
-
-
-class ingest_post(HTTPRouteHandler):  # noqa: N801 (a decorator, named like Litestar's)
-    """Litestar's `post`, minus a copy of the route handler on every guard call.
-
-    Litestar hands each guard a copy of the handler (copy.copy of some sixty attributes: a tenth
-    of a single post's time on the event loop). The guards here only read the handler, so they
-    get the handler itself.
-    """
-
-    def __init__(self, path: str, **kwargs: Any) -> None:
-        super().__init__(path, http_method=HttpMethod.POST, **kwargs)
-
-    def __copy__(self) -> ingest_post:
-        return self
 
 
 def status_out(status: Status | None) -> StatusOut | None:
@@ -74,77 +73,51 @@ def status_out(status: Status | None) -> StatusOut | None:
     return StatusOut(code=int(status), name_vi=status.name_vi, name_en=status.name_en)
 
 
-def to_submission(code_text: str, event: EventIn, source: str, runtime: Runtime) -> Submission:
-    """Translate the wire event into the domain's command (validation errors name the field)."""
-    code = DossierCode.parse(code_text)
-    event_type = _EVENT_TYPES.get(event.type)
-    if event_type is None:
-        known = ", ".join(_EVENT_TYPES)
-        raise ProblemError(
-            422,
-            "unknown_event_type",
-            f"unknown event type {event.type!r}; one of: {known}",
-            field="type",
-        )
-    if event.occurred_at.tzinfo is None:
-        raise ProblemError(
-            422,
-            "invalid_value",
-            "occurred_at needs an offset (RFC 3339), e.g. +07:00",
-            field="occurred_at",
-        )
-    data = dict(event.data)
-    data_type: Any = DATA_TYPES[event_type]
-    wire_fields = _WIRE_FIELDS[event_type]
-    unknown = sorted(data.keys() - wire_fields)
-    if unknown:
-        raise ProblemError(
-            422,
-            "unknown_field",
-            f"{event.type} data has no field {unknown[0]!r}; "
-            f"its fields are: {', '.join(sorted(wire_fields)) or 'none'}",
-            field=f"data.{unknown[0]}",
-        )
-    fingerprint = _fingerprint(code_text, event, source)
-    if event_type is EventType.RECEIVED:
-        secret = data.pop("lookup_secret", None)
-        if not isinstance(secret, str) or not 4 <= len(secret.strip()) <= 64:
-            raise ProblemError(
-                422,
-                "invalid_value",
-                "Received needs a lookup_secret of 4 to 64 characters (printed on the receipt)",
-                field="data.lookup_secret",
-            )
-        data["lookup_secret_digest"] = runtime.secrets.digest(secret)
-    try:
-        typed = msgspec.convert(data, data_type)
-    except msgspec.ValidationError as error:
-        raise decode_problem(error, prefix="data.") from None
-    if event.expected_version is not None and event.expected_version < 0:
-        raise ProblemError(
-            422, "invalid_value", "expected_version must be 0 or more", field="expected_version"
-        )
-    command = EventCommand(
+def to_submission(
+    code: DossierCode, event: contract.Event, source: str, secrets: LookupSecrets
+) -> Submission:
+    """The wire event as the domain's command: the secret becomes its digest."""
+    data = event.data  # type: ignore[attr-defined]
+    fields = {name: getattr(data, name) for name in data.__struct_fields__}
+    if isinstance(data, contract.ReceivedData):
+        fields["lookup_secret_digest"] = secrets.digest(fields.pop("lookup_secret"))
+    elif isinstance(data, contract.SupplementRequestedData):
+        fields["items"] = tuple(data.items)
+    command = commands.EventCommand(
         event_id=event.event_id,
-        type=event_type,
+        type=EventType(event.__struct_config__.tag),
         occurred_at=event.occurred_at,
-        actor=Actor(id=event.actor.id, role=event.actor.role),
+        actor=commands.Actor(id=event.actor.id, role=event.actor.role),
         source=source,
-        data=typed,
-        fingerprint=fingerprint,
+        data=_DOMAIN_DATA[type(data)](**fields),
+        fingerprint=fingerprint(str(code), event, source),
     )
     return Submission(code=code, command=command, expected_version=event.expected_version)
 
 
-def _fingerprint(code: str, event: EventIn, source: str) -> str:
-    """What makes a retry the same event: everything the sender said but expected_version."""
+def fingerprint(code: str, event: contract.Event, source: str) -> str:
+    """What makes a retry the same event: everything the sender said but expected_version.
+
+    Fields left at their defaults are not part of it, so `{"note": null}` and `{}` are the same.
+    """
     canonical = _CANONICAL.encode(
-        [code, source, event.type, event.occurred_at.astimezone(UTC), event.actor, event.data]
+        [
+            code,
+            source,
+            event.__struct_config__.tag,
+            event.occurred_at.astimezone(UTC),
+            event.actor,
+            event.data,  # type: ignore[attr-defined]
+        ]
     )
     return hashlib.sha256(canonical).hexdigest()
 
 
-def _forbidden_for(key: ApiKey, code: str) -> ProblemError | None:
+def parse_code(text: str) -> DossierCode:
+    return DossierCode.parse(text)  # a malformed code is a DomainError: 422 naming the part
+
+
+def forbidden_for(key: ApiKey, code: DossierCode) -> ProblemError | None:
     if key.may_post_for(code):
         return None
     agencies = ", ".join(key.agencies) or "none"
@@ -156,23 +129,28 @@ def _forbidden_for(key: ApiKey, code: str) -> ProblemError | None:
     )
 
 
-async def _append(
-    request: Request[Any, Any, Any], submissions: Sequence[Submission], consistent: bool = False
-) -> list[Outcome]:
-    runtime = runtime_of(request)
-    writer: AsyncIngestWriter = request.app.state.ingest_writer
-    outcomes = await writer.submit(submissions)
-    if consistent:
-        positions = [o.position for o in outcomes if isinstance(o, Appended) and o.position]
-        if positions and runtime.views:
-            try:
-                await asyncio.to_thread(
-                    wait_until, runtime.views.values(), max(positions), CONSISTENCY_TIMEOUT
-                )
-            except TimeoutError:
-                # The events are stored; only the read models lag (is a projector running?).
-                _log.warning("read models did not catch up within %ss", CONSISTENCY_TIMEOUT)
-    return outcomes
+_HANDLERS_ONLY = require(Role.HANDLER)
+
+
+async def may_post_for_path(connection: ASGIConnection[Any, Any, Any, Any], handler: Any) -> None:
+    """Authority before the body: a handler's key, and the dossier in the path of its agency.
+
+    One guard, not two: Litestar copies the route handler for every guard it calls.
+    """
+    await _HANDLERS_ONLY(connection, handler)
+    key: ApiKey = connection.scope["state"]["api_key"]
+    code = parse_code(connection.path_params["code"])
+    if forbidden := forbidden_for(key, code):
+        raise forbidden
+    connection.scope["state"]["dossier_code"] = code
+
+
+def lookup_url(base: str, code: DossierCode, event: contract.Event) -> str | None:
+    """The public page with the code and the secret in the fragment (never sent to a server)."""
+    if not isinstance(event, contract.ReceivedEvent):
+        return None
+    secret = quote(event.data.lookup_secret, safe="")
+    return f"{base.rstrip('/')}/#code={code}&secret={secret}"
 
 
 CONSISTENCY_TIMEOUT = 10.0
@@ -181,135 +159,69 @@ CONSISTENT = QueryParameter(
 )
 
 
-def _answer(runtime: Runtime, outcome: Appended) -> AppendedOut:
-    if outcome.already:
-        status, due_at, position = answer_at(runtime.ledger, outcome.code, outcome.version)
-    else:
-        status, due_at, position = outcome.status, outcome.due_at, outcome.position
-    assert position is not None
-    return AppendedOut(
-        outcome="already_appended" if outcome.already else "appended",
-        dossier_code=str(outcome.code),
-        event_id=outcome.event_id,
-        version=outcome.version,
-        position=position,
-        status=status_out(status),
-        due_at=shown(due_at),
-    )
+class Ingest:
+    """What both endpoints do once the events are decoded: append, wait if asked, answer."""
 
+    def __init__(self, runtime: Runtime, writer: AsyncIngestWriter, base_url: str) -> None:
+        self.runtime = runtime
+        self.writer = writer
+        self.base_url = runtime.settings.public_url or base_url
 
-def _batch_answers(
-    runtime: Runtime, outcomes: list[Outcome], indexes: list[int]
-) -> list[dict[str, Any]]:
-    answers: list[dict[str, Any]] = []
-    for index, outcome in zip(indexes, outcomes, strict=True):
-        if isinstance(outcome, DomainError):
-            answers.append(problem_document(domain_problem(outcome, f"events/{index}")))
+    async def append(self, submissions: Sequence[Submission], consistent: bool) -> list[Outcome]:
+        outcomes = await self.writer.submit(submissions)
+        if consistent:
+            positions = [
+                o.position for o in outcomes if isinstance(o, written.Appended) and o.position
+            ]
+            views = self.runtime.views
+            if positions and views:
+                try:
+                    await asyncio.to_thread(
+                        wait_until, views.values(), max(positions), CONSISTENCY_TIMEOUT
+                    )
+                except TimeoutError:
+                    # The events are stored; only the read models lag (is a projector running?).
+                    _log.warning("read models did not catch up within %ss", CONSISTENCY_TIMEOUT)
+        return outcomes
+
+    def answer(self, outcome: written.Appended, event: contract.Event) -> AppendedOut:
+        if outcome.already:  # the first answer, looked up in the database
+            status, due_at, position = answer_at(self.runtime.ledger, outcome.code, outcome.version)
         else:
-            answers.append(msgspec.to_builtins(_answer(runtime, outcome)))
-    return answers
-
-
-async def _single_answer(runtime: Runtime, outcome: Outcome) -> tuple[int, AppendedOut]:
-    """The single endpoint's status and answer (a refusal is raised, as a problem document)."""
-    if isinstance(outcome, DomainError):
-        raise outcome
-    if outcome.already:  # the first answer, looked up in the database
-        return HTTP_200_OK, await asyncio.to_thread(_answer, runtime, outcome)
-    return HTTP_201_CREATED, _answer(runtime, outcome)
-
-
-_EVENT_DECODER = msgspec.json.Decoder(EventIn)
-_ANSWER_ENCODER = msgspec.json.Encoder()
-
-
-class SinglePostFastLane:
-    """Route middleware of the single-event endpoint: the common case, without Litestar's
-    per-request machinery (guards, parameter extraction, the Response object).
-
-    A post with no query string, from a key the key cache knows and that may post for the
-    dossier, whose body decodes and translates, is appended and answered here, exactly as the
-    route handler would answer it. Everything else (an unknown key, `?consistent`, a body that
-    does not decode or is refused) goes on to the route handler with its body replayed, so every
-    refusal is answered from one place. Measured: a quarter more single posts per second.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP or scope["query_string"]:
-            await self.app(scope, receive, send)
-            return
-        litestar_app = scope["litestar_app"]
-        runtime: Runtime = litestar_app.state.runtime
-        code: str = scope["path_params"]["code"]
-        key = _cached_key(scope, runtime)
-        if key is None or not key.may_post_for(code):
-            await self.app(scope, receive, send)
-            return
-        messages, body = await _read_body(receive, runtime.settings.max_body_bytes)
-        if body is None:  # too large, or the client left: the route handler answers
-            await self.app(scope, _replay(messages, receive), send)
-            return
-        try:
-            submission = to_submission(code, _EVENT_DECODER.decode(body), key.name, runtime)
-        except (msgspec.DecodeError, msgspec.ValidationError, ProblemError, DomainError):
-            await self.app(scope, _replay(messages, receive), send)
-            return
-        writer: AsyncIngestWriter = litestar_app.state.ingest_writer
-        (outcome,) = await writer.submit([submission])
-        status, answer = await _single_answer(runtime, outcome)
-        payload = _ANSWER_ENCODER.encode(answer)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
+            status, due_at, position = outcome.status, outcome.due_at, outcome.position
+        assert position is not None
+        answer_type = AlreadyAppended if outcome.already else Appended
+        return answer_type(
+            dossier_code=str(outcome.code),
+            event_id=outcome.event_id,
+            version=outcome.version,
+            position=position,
+            status=status_out(status),
+            due_at=shown(due_at),
+            lookup_url=lookup_url(self.base_url, outcome.code, event),
         )
-        await send({"type": "http.response.body", "body": payload, "more_body": False})
+
+    def answers(
+        self, outcomes: Sequence[Outcome], events: Sequence[contract.Event], indexes: list[int]
+    ) -> list[Any]:
+        answers: list[Any] = []
+        for index, outcome, event in zip(indexes, outcomes, events, strict=True):
+            if isinstance(outcome, DomainError):
+                answers.append(refused_in_batch(domain_problem(outcome, f"events/{index}")))
+            else:
+                answers.append(self.answer(outcome, event))
+        return answers
 
 
-def _cached_key(scope: Scope, runtime: Runtime) -> ApiKey | None:
-    """The caller's key when the key cache knows it (else the guard looks it up)."""
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            token = bearer_token(value.decode("latin-1"))
-            if token is None:
-                return None
-            known, key = runtime.keys.cached(token)
-            return key if known else None
-    return None
+async def provide_ingest(
+    request: Request[Any, Any, Any], runtime: Runtime, writer: AsyncIngestWriter
+) -> Ingest:
+    return Ingest(runtime, writer, str(request.base_url))
 
 
-async def _read_body(receive: Receive, limit: int) -> tuple[list[ReceiveMessage], bytes | None]:
-    """The messages read, and the body (None: over `limit` bytes, or the client left)."""
-    messages: list[ReceiveMessage] = []
-    size = 0
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            return messages, None
-        size += len(message["body"])
-        if size > limit:
-            return messages, None
-        if not message.get("more_body", False):
-            return messages, b"".join(m["body"] for m in messages if m["type"] == "http.request")
-
-
-def _replay(messages: list[ReceiveMessage], receive: Receive) -> Receive:
-    """A `receive` that gives the messages already read again, then the rest of the request."""
-    pending = list(messages)
-
-    async def replaying() -> ReceiveMessage:
-        return pending.pop(0) if pending else await receive()
-
-    return replaying
+_EVENT_BODY = JsonBody.of(contract.decode_event)
+_BATCH_BODY = JsonBody.of(contract.decode_batch)
+_SINGLE_EXAMPLES = [Example(summary=str(event["type"]), value=event) for event in EXAMPLE_EVENTS]
 
 
 class IngestController(Controller):
@@ -317,119 +229,146 @@ class IngestController(Controller):
 
     path = "/v1"
     tags = ["handling systems"]
-    guards = [require(Role.HANDLER)]
+    dependencies = {"ingest": provide_ingest}
 
-    @ingest_post(
+    @post(
         "/dossiers/{code:str}/events",
         summary="Append one event to a dossier",
         description=(
             "Idempotent by event_id: the same event posted again answers 200 already_appended "
             "with the first answer. Refusals are RFC 9457 problem documents naming the field and "
-            "the rule (409 when the event conflicts with the dossier's history)."
+            "the rule (409 when the event conflicts with the dossier's history). The key's "
+            "agency is checked before the body."
         ),
-        responses={},
-        middleware=[SinglePostFastLane],
+        guards=[may_post_for_path],
+        dto=_EVENT_BODY,
+        return_dto=None,
+        status_code=HTTP_201_CREATED,
+        responses={
+            HTTP_200_OK: ResponseSpec(
+                AlreadyAppended, description="Already appended: the first answer, again"
+            ),
+            **problem_responses(400, 401, 403, 409, 413, 415, 422, 503),
+        },
     )
     async def append_event(
         self,
         request: Request[Any, Any, Any],
         code: FromPath[str],
         data: Annotated[
-            EventIn,
+            contract.EventIn,
             Body(
-                description="One dossier event",
-                examples=[Example(summary="A dossier received in person", value=EXAMPLE_EVENT)],
+                description="One dossier event; `type` chooses the fields of `data`",
+                examples=_SINGLE_EXAMPLES,
             ),
         ],
+        ingest: Ingest,
+        key: ApiKey,
         consistent: Annotated[bool, CONSISTENT] = False,
-    ) -> Response[AppendedOut]:
-        runtime = runtime_of(request)
-        key = current_key(request)
-        if forbidden := _forbidden_for(key, code):
-            raise forbidden
-        event = data
-        submission = to_submission(code, event, key.name, runtime)
-        (outcome,) = await _append(request, [submission], consistent)
-        status, answer = await _single_answer(runtime, outcome)
-        return Response(answer, status_code=status)
+    ) -> Response[Appended]:  # 200 answers AlreadyAppended
+        if data is Empty:
+            raise missing_body()
+        dossier: DossierCode = request.scope["state"]["dossier_code"]
+        submission = to_submission(dossier, data, key.name, ingest.runtime.secrets)
+        (outcome,) = await ingest.append([submission], consistent)
+        if isinstance(outcome, DomainError):
+            raise outcome
+        if outcome.already:
+            answer = await asyncio.to_thread(ingest.answer, outcome, data)
+            return Response(answer, status_code=HTTP_200_OK)
+        return Response(ingest.answer(outcome, data), status_code=HTTP_201_CREATED)
 
-    @ingest_post(
+    @post(
         "/events:batch",
-        summary="Append up to 1,000 events, across dossiers",
+        summary="Append many events, across dossiers",
         description=(
             "Each event gets its own outcome, in order: an answer like the single-event "
-            "endpoint's, or a problem document. Valid events are stored even when others are "
-            f"refused. Example answer item: {msgspec.json.encode(EXAMPLE_APPENDED).decode()}"
+            "endpoint's, or a problem document (with `instance` events/INDEX). Valid events are "
+            "stored even when others are refused. At most LEDGER_BATCH_LIMIT events (1,000 by "
+            f"default). Example answer item: {msgspec.json.encode(EXAMPLE_APPENDED).decode()}"
         ),
+        guards=[_HANDLERS_ONLY],
+        dto=_BATCH_BODY,
+        return_dto=None,
         status_code=HTTP_200_OK,
+        responses=problem_responses(400, 401, 413, 415, 422, 503),
     )
     async def append_batch(
         self,
-        request: Request[Any, Any, Any],
         data: Annotated[
-            BatchIn,
+            contract.BatchIn,
             Body(
                 description="Events across dossiers: the single endpoint's fields and dossier_code",
                 examples=[
                     Example(
-                        summary="One event in a batch",
+                        summary="Two events in a batch",
                         value={
                             "events": [
-                                {"dossier_code": "000.00.31.H56-260213-0001", **EXAMPLE_EVENT}
+                                {"dossier_code": "000.00.31.H56-260213-0001", **event}
+                                for event in EXAMPLE_EVENTS[:2]
                             ]
                         },
                     )
                 ],
             ),
         ],
+        ingest: Ingest,
+        key: ApiKey,
         consistent: Annotated[bool, CONSISTENT] = False,
     ) -> BatchOut:
-        runtime = runtime_of(request)
-        key = current_key(request)
-        batch = data
-        limit = runtime.settings.batch_limit
-        if not batch.events:
+        if data is Empty:
+            raise missing_body()
+        raws: list[msgspec.Raw] = data  # type: ignore[assignment]  # decoded raw, item by item
+        limit = ingest.runtime.settings.batch_limit
+        if not raws:
             raise ProblemError(422, "empty_batch", "the batch has no events", field="events")
-        if len(batch.events) > limit:
+        if len(raws) > limit:
             raise ProblemError(
                 413,
                 "batch_too_large",
-                f"a batch holds at most {limit} events, not {len(batch.events)}",
+                f"a batch holds at most {limit} events, not {len(raws)}",
                 field="events",
             )
-        results: list[dict[str, Any] | None] = [None] * len(batch.events)
+        results: list[Any] = [None] * len(raws)
         submissions: list[Submission] = []
-        positions: list[int] = []
-        for index, raw in enumerate(batch.events):
+        events: list[contract.Event] = []
+        indexes: list[int] = []
+        for index, raw in enumerate(raws):
             try:
-                submission = self._batch_submission(raw, key, runtime)
+                event, submission = _batch_submission(raw, key, ingest.runtime.secrets)
             except ProblemError as problem:
-                results[index] = problem_document(problem.problem(f"events/{index}"))
+                results[index] = refused_in_batch(problem.problem(f"events/{index}"))
                 continue
             except DomainError as refusal:
-                results[index] = problem_document(domain_problem(refusal, f"events/{index}"))
+                results[index] = refused_in_batch(domain_problem(refusal, f"events/{index}"))
                 continue
             submissions.append(submission)
-            positions.append(index)
-        outcomes = await _append(request, submissions, consistent) if submissions else []
-        if any(isinstance(o, Appended) and o.already for o in outcomes):
-            answers = await asyncio.to_thread(_batch_answers, runtime, outcomes, positions)
+            events.append(event)
+            indexes.append(index)
+        outcomes = await ingest.append(submissions, consistent) if submissions else []
+        if any(isinstance(o, written.Appended) and o.already for o in outcomes):
+            answers = await asyncio.to_thread(ingest.answers, outcomes, events, indexes)
         else:
-            answers = _batch_answers(runtime, outcomes, positions)
-        for index, answer in zip(positions, answers, strict=True):
+            answers = ingest.answers(outcomes, events, indexes)
+        for index, answer in zip(indexes, answers, strict=True):
             results[index] = answer
-        return BatchOut(results=[r for r in results if r is not None])
+        return BatchOut(results=results)
 
-    @staticmethod
-    def _batch_submission(raw: dict[str, Any], key: ApiKey, runtime: Runtime) -> Submission:
-        try:
-            event = msgspec.convert(raw, BatchEventIn)
-        except msgspec.ValidationError as error:
-            raise decode_problem(error) from None
-        if not event.dossier_code:
-            raise ProblemError(
-                422, "missing_field", "each batch event needs a dossier_code", field="dossier_code"
-            )
-        if forbidden := _forbidden_for(key, event.dossier_code):
-            raise forbidden
-        return to_submission(event.dossier_code, event, key.name, runtime)
+
+def _batch_submission(
+    raw: msgspec.Raw, key: ApiKey, secrets: LookupSecrets
+) -> tuple[contract.Event, Submission]:
+    """One batch item: its dossier's agency first, then the event itself."""
+    try:
+        event = contract.decode_batch_item(raw)
+    except ProblemError:
+        code_text = contract.batch_item_code(raw)
+        if code_text is not None:
+            code = parse_code(code_text)
+            if forbidden := forbidden_for(key, code):
+                raise forbidden from None
+        raise
+    code = parse_code(event.dossier_code)  # type: ignore[attr-defined]
+    if forbidden := forbidden_for(key, code):
+        raise forbidden
+    return event, to_submission(code, event, key.name, secrets)

@@ -10,15 +10,16 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Response, get
 from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 
-from api.auth import require, runtime_of
+from api.auth import require
 from api.ingest import status_out
 from api.problems import ProblemError
 from api.schemas import DossierOut, StatusOut, shown
 from application.keys import Role
 from application.ledger import HistoryEntry, history, replay
+from application.runtime import Runtime
 from domain.calendar import WorkCalendar
 from domain.code import DossierCode
 from domain.dossier import Dossier
@@ -106,8 +107,7 @@ class InspectorController(Controller):
     guards = [require(Role.INSPECTOR)]
 
     @get("/{code:str}", summary="One dossier as it stands now")
-    async def dossier(self, request: Request[Any, Any, Any], code: FromPath[str]) -> DossierOut:
-        runtime = runtime_of(request)
+    async def dossier(self, runtime: Runtime, code: FromPath[str]) -> DossierOut:
         entries = await asyncio.to_thread(history, runtime.ledger, parse_code(code))
         dossier = replay(entries)
         if dossier is None:
@@ -115,8 +115,7 @@ class InspectorController(Controller):
         return dossier_out(dossier, datetime.now(UTC), runtime.rules.calendar)
 
     @get("/{code:str}/history", summary="Every event of a dossier, in order, with its position")
-    async def history(self, request: Request[Any, Any, Any], code: FromPath[str]) -> HistoryOut:
-        runtime = runtime_of(request)
+    async def history(self, runtime: Runtime, code: FromPath[str]) -> HistoryOut:
         entries = await asyncio.to_thread(history, runtime.ledger, parse_code(code))
         if not entries:
             raise _not_found(code)
@@ -132,14 +131,13 @@ class InspectorController(Controller):
     )
     async def state(
         self,
-        request: Request[Any, Any, Any],
+        runtime: Runtime,
         code: FromPath[str],
         version: int | None = Parameter(
             default=None, ge=1, description="replay up to this version"
         ),
         at: datetime | None = Parameter(default=None, description="replay up to this instant"),
     ) -> DossierOut:
-        runtime = runtime_of(request)
         if (version is None) == (at is None):
             raise ProblemError(
                 422, "invalid_value", "give exactly one of version= or at=", field="version"
@@ -191,7 +189,7 @@ def csv_response(
         writer.writerow("" if cell is None else cell for cell in row)
     return Response(
         buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
+        media_type="text/csv",  # Litestar appends "; charset=utf-8"
         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
     )
 
@@ -223,7 +221,8 @@ class DossierListController(Controller):
     )
     async def list_dossiers(
         self,
-        request: Request[Any, Any, Any],
+        runtime: Runtime,
+        read_models: ReadModels,
         agency: FromQuery[str | None] = None,
         procedure: FromQuery[str | None] = None,
         status: int | None = Parameter(default=None, ge=1, le=10),
@@ -234,8 +233,6 @@ class DossierListController(Controller):
         limit: int = Parameter(default=50, ge=1, le=1000),
         format: str = Parameter(default="json", pattern="^(json|csv)$"),
     ) -> Response[Any]:
-        runtime = runtime_of(request)
-        read_models: ReadModels = request.app.state.read_models
         wanted = _timeliness_filter(overdue, due_soon, timeliness)
         filters = DossierFilter(
             agency=agency,
@@ -344,15 +341,14 @@ class ReportController(Controller):
     )
     async def timeliness(
         self,
-        request: Request[Any, Any, Any],
+        runtime: Runtime,
+        read_models: ReadModels,
         from_: date = QueryParameter(name="from"),
         to: date = QueryParameter(name="to"),
         agency: FromQuery[str | None] = None,
         procedure: FromQuery[str | None] = None,
         format: str = Parameter(default="json", pattern="^(json|csv)$"),
     ) -> Response[Any]:
-        runtime = runtime_of(request)
-        read_models: ReadModels = request.app.state.read_models
         if from_ > to:
             raise ProblemError(
                 422, "invalid_period", f"the period ends ({to}) before it starts", field="to"

@@ -149,9 +149,13 @@ class LedgerCollector(Collector):
         yield position
 
 
+METRICS_MEDIA_TYPE = CONTENT_TYPE_LATEST.replace("; charset=utf-8", "")
+"""Prometheus's type without the charset, which Litestar appends to every text type."""
+
+
 @get("/metrics", include_in_schema=False)
 async def metrics(state: State) -> Response[bytes]:
     """Prometheus text format (the ledger's figures read from the database off the event loop)."""
     registry: CollectorRegistry = state.metrics_registry
     body = await asyncio.to_thread(generate_latest, registry)
-    return Response(body, media_type=CONTENT_TYPE_LATEST)
+    return Response(body, media_type=METRICS_MEDIA_TYPE)

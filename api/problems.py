@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import msgspec
 from eventsourcing.persistence import InterfaceError, OperationalError
-from litestar import Request, Response
+from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Schema
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_409_CONFLICT,
     HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
@@ -36,7 +41,11 @@ _log = logging.getLogger(__name__)
 
 
 class Problem(msgspec.Struct, omit_defaults=True):
-    """An RFC 9457 problem document, with `field` and `rule` naming what to fix."""
+    """An RFC 9457 problem document: `rule` is a stable slug, `field` the wire field to fix.
+
+    Two rules add members of their own: `transition_not_allowed` (`current_status`,
+    `event_type`) and `expected_version_mismatch` (`expected_version`, `current_version`).
+    """
 
     type: str
     title: str
@@ -45,7 +54,14 @@ class Problem(msgspec.Struct, omit_defaults=True):
     instance: str | None = None
     field: str | None = None
     rule: str | None = None
-    extensions: dict[str, Any] | None = None
+    current_status: int | None = None
+    event_type: str | None = None
+    expected_version: int | None = None
+    current_version: int | None = None
+
+
+class RefusedInBatch(Problem, tag_field="outcome", tag="refused"):
+    """A refused event in a batch answer: its problem document, with `outcome` refused."""
 
 
 class ProblemError(Exception):
@@ -87,14 +103,14 @@ CONFLICTS = (TransitionNotAllowed, ExpectedVersionMismatch, EventIdReused, Occur
 def domain_problem(error: DomainError, instance: str | None = None) -> Problem:
     """A refused event as a problem: 409 when it conflicts with the history, else 422."""
     status = HTTP_409_CONFLICT if isinstance(error, CONFLICTS) else HTTP_422_UNPROCESSABLE_ENTITY
-    extensions: dict[str, Any] = {}
+    members: dict[str, Any] = {}
     if isinstance(error, TransitionNotAllowed):
-        extensions = {
+        members = {
             "current_status": int(error.status) if error.status is not None else None,
             "event_type": str(error.event_type),
         }
     elif isinstance(error, ExpectedVersionMismatch):
-        extensions = {"expected_version": error.expected, "current_version": error.actual}
+        members = {"expected_version": error.expected, "current_version": error.actual}
     return Problem(
         type=PROBLEM_BASE + error.rule,
         title=error.rule.replace("_", " ").capitalize(),
@@ -103,7 +119,7 @@ def domain_problem(error: DomainError, instance: str | None = None) -> Problem:
         instance=instance,
         field=error.field,
         rule=error.rule,
-        extensions=extensions or None,
+        **members,
     )
 
 
@@ -123,21 +139,85 @@ def decode_problem(
     )
 
 
+_DESCRIPTIONS = {
+    400: "The request is malformed (`malformed_json`, `missing_parameter`)",
+    401: "No API key, or an unknown or revoked one (`unauthenticated`)",
+    403: "The key may not do this (`forbidden`, `agency_not_allowed`)",
+    404: "Not found (`dossier_not_found`, `version_not_found`, …)",
+    409: "The event conflicts with the dossier's history (`transition_not_allowed`, …)",
+    413: "The body or the batch is too large (`body_too_large`, `batch_too_large`)",
+    415: "The body is not `application/json` (`unsupported_media_type`)",
+    422: "A value breaks a rule of the contract; `field` names it (`invalid_value`, …)",
+    429: "Too many requests; wait `Retry-After` seconds (`too_many_requests`)",
+    500: "The ledger could not answer; the error is logged (`internal_error`)",
+    503: "The database is unavailable; retry after `Retry-After` seconds (`database_unavailable`)",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI answers of an operation: each status a problem document, with 500 always."""
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            media_type=PROBLEM_JSON,
+            description=_DESCRIPTIONS[status],
+            generate_examples=False,
+        )
+        for status in sorted({*statuses, 500})
+    }
+
+
+def document_problems(app: Litestar) -> None:
+    """Declare on every operation the problem answers it can give (unless it declares them),
+    and the bearer scheme where a guard asks for a key.
+
+    Judged from the handler itself: parameters can be missing (400) or wrong (422), guards can
+    refuse (401, 403), what is asked for may not exist (404), a body can be too large
+    or not JSON (413, 415), the public pages are rate-limited (429), and anything may meet an
+    unreachable database (503) or a bug (500).
+    """
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            if not isinstance(handler, HTTPRouteHandler) or not handler.include_in_schema:
+                continue
+            statuses = {404, 500, 503}
+            parameters = handler.parsed_fn_signature.parameters
+            wire = set(parameters) - {"request", "state", "data", *handler.resolve_dependencies()}
+            if wire or "data" in parameters:
+                statuses |= {400, 422}
+            if "data" in parameters:
+                statuses |= {413, 415}
+            if handler.resolve_guards():
+                statuses |= {401, 403}
+                handler.security = handler.security or [{"bearer": []}]
+            if route.path.startswith("/v1/public/"):
+                statuses.add(429)
+            handler.responses = {**problem_responses(*statuses), **(handler.responses or {})}
+    _document_csv(app)
+
+
+def _document_csv(app: Litestar) -> None:
+    """Operations with `format=csv` answer text/csv too (one media type per ResponseSpec)."""
+    for operations in (app.openapi_schema.paths or {}).values():
+        operation = operations.get
+        if operation is None or not operation.parameters or operation.responses is None:
+            continue
+        if any(getattr(p, "name", None) == "format" for p in operation.parameters):
+            success = operation.responses.get("200")
+            if isinstance(success, OpenAPIResponse) and success.content is not None:
+                success.content["text/csv"] = OpenAPIMediaType(
+                    schema=Schema(type=OpenAPIType.STRING, description="CSV, a header row first")
+                )
+
+
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response[bytes]:
-    body = msgspec.json.encode(_flatten(problem))
+    body = msgspec.json.encode(problem)
     return Response(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def _flatten(problem: Problem) -> dict[str, Any]:
-    document = msgspec.structs.asdict(problem)
-    extensions = document.pop("extensions") or {}
-    document.update(extensions)
-    return {key: value for key, value in document.items() if value is not None}
-
-
-def problem_document(problem: Problem) -> dict[str, Any]:
-    """A problem as a plain mapping, for answers that embed problems (the batch endpoint)."""
-    return _flatten(problem)
+def refused_in_batch(problem: Problem) -> RefusedInBatch:
+    """A problem as one result of a batch answer."""
+    return RefusedInBatch(**msgspec.structs.asdict(problem))
 
 
 def _on_problem(request: Request[Any, Any, Any], error: ProblemError) -> Response[bytes]:
@@ -157,15 +237,18 @@ def _on_http_exception(request: Request[Any, Any, Any], error: HTTPException) ->
         404: "not_found",
         405: "method_not_allowed",
         413: "body_too_large",
+        415: "unsupported_media_type",
         429: "too_many_requests",
     }.get(status, "http_error")
     detail = error.detail or rule.replace("_", " ")
     field = None
     if isinstance(error, ValidationException):
-        status, rule, field, detail = _validation_problem(error)
+        status, rule, field, detail = _validation_problem(request, error)
     headers = dict(error.headers or {})
     if isinstance(error, NotAuthorizedException):
         headers.setdefault("WWW-Authenticate", 'Bearer realm="dossier-ledger"')
+    if status == HTTP_429_TOO_MANY_REQUESTS:  # the rate limit's reset, in the standard header
+        headers.setdefault("Retry-After", str(max(1, int(headers.get("RateLimit-Reset", 60)))))
     problem = Problem(
         type=PROBLEM_BASE + rule,
         title=rule.replace("_", " ").capitalize(),
@@ -178,22 +261,42 @@ def _on_http_exception(request: Request[Any, Any, Any], error: HTTPException) ->
     return problem_response(problem, headers)
 
 
-def _validation_problem(error: ValidationException) -> tuple[int, str, str | None, str]:
-    """The body did not decode: 400 when it is not JSON, 422 naming the field otherwise."""
+_MISSING = re.compile(r"Missing required (\w+) parameter '([^']+)'")
+
+
+def _validation_problem(
+    request: Request[Any, Any, Any], error: ValidationException
+) -> tuple[int, str, str | None, str]:
+    """A parameter is missing or out of its bounds: the wire name of the parameter, the rule."""
+    if missing := _MISSING.search(error.detail or ""):
+        where, name = missing.groups()
+        return 400, "missing_parameter", name, f"the {where} parameter {name} is required"
     first = error.extra[0] if isinstance(error.extra, list) and error.extra else None
     if not isinstance(first, dict) or not first.get("key"):
-        return (
-            HTTP_400_BAD_REQUEST,
-            "malformed_json",
-            None,
-            f"the body is not valid JSON: {error.detail}",
-        )
+        return HTTP_400_BAD_REQUEST, "bad_request", None, error.detail or "bad request"
+    if first.get("key") == "data":  # the body did not reach its decoder: there is none
+        return HTTP_400_BAD_REQUEST, "malformed_json", None, "the body is empty; send a JSON object"
+    field = _wire_name(request, str(first["key"]))
     message = str(first.get("message", ""))
-    field = str(first["key"])
-    if "unknown field `" in message:
-        unknown = message.split("unknown field `", 1)[1].split("`", 1)[0]
-        field = unknown if field == "data" else f"{field}.{unknown}"
     return HTTP_422_UNPROCESSABLE_ENTITY, "invalid_value", field, f"{field}: {message}"
+
+
+def _wire_name(request: Request[Any, Any, Any], key: str) -> str:
+    """A handler's parameter by the name it has on the wire (`from`, `X-Lookup-Secret`)."""
+    try:
+        parameter = request.route_handler.parsed_fn_signature.parameters[key]
+    except (AttributeError, KeyError):
+        return key
+    kwarg = parameter.kwarg_definition
+    return wire_name(kwarg, key)
+
+
+def wire_name(kwarg: object, key: str) -> str:
+    """A parameter's name on the wire: its header or query name, else its declared name."""
+    for attribute in ("header", "query", "cookie", "name"):
+        if name := getattr(kwarg, attribute, None):
+            return str(name)
+    return key
 
 
 def _on_unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:

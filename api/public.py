@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, HeaderParameter
 
-from api.auth import runtime_of
 from api.ingest import status_out
 from api.problems import ProblemError
 from api.schemas import PublicDossierOut, shown
+from application.runtime import Runtime
 from domain.code import DossierCode
 from domain.errors import DomainError
+from projections.public_lookup import PublicDossier
 from projections.registry import ReadModels
 
 NOT_FOUND = "no dossier with this code and lookup secret"
@@ -37,6 +37,22 @@ def not_found() -> ProblemError:
     return ProblemError(404, "dossier_not_found", NOT_FOUND, title="Dossier not found")
 
 
+async def find_public_dossier(
+    runtime: Runtime, read_models: ReadModels, code: str, secret: str
+) -> PublicDossier | None:
+    """The dossier with this code if `secret` is its lookup secret, else None (whichever failed):
+    the API's lookup and the lookup page both ask this."""
+    try:
+        known_form = str(DossierCode.parse(code))
+    except DomainError:
+        known_form = ""  # no dossier has it; looked up all the same, so timing tells nothing
+    row = await asyncio.to_thread(read_models.public_lookup.get, known_form)
+    digest = None if row is None else row.lookup_secret_digest
+    if not runtime.secrets.matches(secret, digest) or row is None:
+        return None
+    return row
+
+
 class PublicController(Controller):
     path = "/v1/public/dossiers"
     tags = ["public"]
@@ -52,18 +68,13 @@ class PublicController(Controller):
     )
     async def lookup(
         self,
-        request: Request[Any, Any, Any],
+        runtime: Runtime,
+        read_models: ReadModels,
         code: FromPath[str],
         secret: str = HeaderParameter(name="X-Lookup-Secret", min_length=1, max_length=64),
     ) -> PublicDossierOut:
-        runtime = runtime_of(request)
-        try:
-            parsed = DossierCode.parse(code)
-        except DomainError:
-            raise not_found() from None
-        read_models: ReadModels = request.app.state.read_models
-        row = await asyncio.to_thread(read_models.public_lookup.get, str(parsed))
-        if row is None or not runtime.secrets.matches(secret, row.lookup_secret_digest):
+        row = await find_public_dossier(runtime, read_models, code, secret)
+        if row is None:
             raise not_found()
         timeliness = row.timeliness(datetime.now(UTC), runtime.rules.calendar)
         return PublicDossierOut(

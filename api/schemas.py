@@ -7,42 +7,22 @@ from typing import Any, Literal
 
 import msgspec
 
+from api.problems import RefusedInBatch
 from domain.calendar import LOCAL_TZ
 
 
 def shown(instant: datetime | None) -> datetime | None:
-    """Instants are stored in UTC and shown in Asia/Ho_Chi_Minh (+07:00)."""
-    return None if instant is None else instant.astimezone(LOCAL_TZ)
+    """Instants are stored in UTC and shown in Asia/Ho_Chi_Minh (+07:00).
 
-
-class Actor(msgspec.Struct, forbid_unknown_fields=True):
-    """A pseudonymous official id and role, never a name."""
-
-    id: str
-    role: str
-
-
-class EventIn(msgspec.Struct, forbid_unknown_fields=True):
-    """One event, as POSTed to /v1/dossiers/{code}/events."""
-
-    event_id: str
-    type: str
-    occurred_at: datetime
-    actor: Actor
-    data: dict[str, Any] = msgspec.field(default_factory=dict)
-    expected_version: int | None = None
-
-
-class BatchEventIn(EventIn, forbid_unknown_fields=True):
-    """One event of a batch: the same fields, plus the dossier it belongs to."""
-
-    dossier_code: str = ""
-
-
-class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
-    """Events are validated one by one, so that one bad event does not sink the batch."""
-
-    events: list[dict[str, Any]]
+    One too close to the ends of the calendar to be shifted (an event stored before the
+    contract bounded its instants) is shown as it was stored: a view never fails on it.
+    """
+    if instant is None:
+        return None
+    try:
+        return instant.astimezone(LOCAL_TZ)
+    except OverflowError:
+        return instant
 
 
 class StatusOut(msgspec.Struct):
@@ -51,18 +31,33 @@ class StatusOut(msgspec.Struct):
     name_en: str
 
 
-class AppendedOut(msgspec.Struct):
-    outcome: Literal["appended", "already_appended"]
+class Answer(msgspec.Struct, tag_field="outcome", omit_defaults=True):
+    """The event is in the ledger: its version and position, the status and due date after it."""
+
     dossier_code: str
     event_id: str
     version: int
     position: int
     status: StatusOut | None
     due_at: datetime | None
+    lookup_url: str | None = None  # Received only: the public page, code and secret in the fragment
+
+
+class Appended(Answer, tag="appended"):
+    """Stored now (201)."""
+
+
+class AlreadyAppended(Answer, tag="already_appended"):
+    """Stored before, by the same event_id: the first answer again (200)."""
+
+
+AppendedOut = Appended | AlreadyAppended
 
 
 class BatchOut(msgspec.Struct):
-    results: list[dict[str, Any]]
+    """One result per event, in order: appended, already_appended, or refused (a problem)."""
+
+    results: list[Appended | AlreadyAppended | RefusedInBatch]
 
 
 class HealthOut(msgspec.Struct):
@@ -103,14 +98,110 @@ class PublicDossierOut(msgspec.Struct):
     updated_at: datetime | None
 
 
-EXAMPLE_EVENT: dict[str, Any] = {
-    "event_id": "tn-2026-000123-1",
-    "type": "Received",
-    "occurred_at": "2026-02-13T10:00:00+07:00",
-    "actor": {"id": "cb-0042", "role": "receiving_officer"},
-    "expected_version": 0,
-    "data": {"procedure_code": "1.001757", "channel": "in_person", "lookup_secret": "7KQ4M2"},
-}
+def _example(event_id: str, type_: str, at: str, role: str, **data: Any) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "type": type_,
+        "occurred_at": at,
+        "actor": {"id": "cb-0042", "role": role},
+        "data": data,
+    }
+
+
+EXAMPLE_EVENTS: list[dict[str, Any]] = [
+    {
+        **_example(
+            "tn-2026-000123-1",
+            "Received",
+            "2026-02-13T10:00:00+07:00",
+            "receiving_officer",
+            procedure_code="1.001757",
+            channel="in_person",
+            lookup_secret="7KQ4M2",  # noqa: S106 (an example on the receipt)
+        ),
+        "expected_version": 0,
+    },
+    _example(
+        "tn-2026-000123-2",
+        "Transferred",
+        "2026-02-13T14:00:00+07:00",
+        "receiving_officer",
+        from_unit="mot-cua",
+        to_unit="phong-tu-phap",
+        step="tham-dinh",
+    ),
+    _example(
+        "s-1",
+        "Submitted",
+        "2026-02-12T09:00:00+07:00",
+        "portal",
+        procedure_code="1.001757",
+        channel="online",
+    ),
+    _example(
+        "rr-1",
+        "ReceiptRefused",
+        "2026-02-13T10:00:00+07:00",
+        "receiving_officer",
+        reason="Thiếu giấy tờ",
+    ),
+    _example(
+        "sr-1",
+        "SupplementRequested",
+        "2026-02-16T09:00:00+07:00",
+        "specialist",
+        reason="Bổ sung bản sao",
+        items=["Bản sao CCCD"],
+    ),
+    _example("sp-1", "SupplementProvided", "2026-02-18T09:00:00+07:00", "receiving_officer"),
+    _example("fr-1", "FeeRequested", "2026-02-18T10:00:00+07:00", "specialist", amount_vnd=50000),
+    _example("fp-1", "FeePaid", "2026-02-18T11:00:00+07:00", "cashier", amount_vnd=50000),
+    _example(
+        "w-1", "Withdrawn", "2026-02-18T11:00:00+07:00", "receiving_officer", reason="Theo đề nghị"
+    ),
+    _example(
+        "ps-1",
+        "ProcessingStopped",
+        "2026-02-18T11:00:00+07:00",
+        "leader",
+        reason="Không đủ điều kiện",
+    ),
+    _example(
+        "rs-1",
+        "Resolved",
+        "2026-02-20T15:00:00+07:00",
+        "leader",
+        outcome="approved",
+        electronic_result=True,
+    ),
+    _example(
+        "rt-1",
+        "ResultReturned",
+        "2026-02-23T09:00:00+07:00",
+        "receiving_officer",
+        channel="in_person",
+    ),
+    _example(
+        "de-1",
+        "DeadlineExtended",
+        "2026-02-26T09:00:00+07:00",
+        "leader",
+        new_due_at="2026-03-03T17:00:00+07:00",
+        reason="Văn bản xin lỗi số 12",
+    ),
+    _example(
+        "sat-1", "SatisfactionRated", "2026-02-23T10:00:00+07:00", "portal", rating="satisfied"
+    ),
+    _example(
+        "an-1",
+        "Annotated",
+        "2026-02-23T10:00:00+07:00",
+        "officer",
+        note="Sửa lỗi nhập liệu",
+        refers_to_version=2,
+    ),
+]
+"""One example of each event type, for the OpenAPI document (and checked against it in tests)."""
 
 EXAMPLE_APPENDED: dict[str, Any] = {
     "outcome": "appended",

@@ -33,19 +33,26 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int) -> None:
+def _worker(host: str, port: int, forwarded_allow_ips: str) -> None:
     import uvicorn  # noqa: PLC0415
 
     sock = reuse_port_socket(host, port)
     sock.listen(BACKLOG)
     config = uvicorn.Config(
-        "api.app:create_app", factory=True, log_level="warning", access_log=False
+        "api.app:create_app",
+        factory=True,
+        log_level="warning",
+        access_log=False,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def serve_workers(host: str, port: int, workers: int) -> int:
-    """Run `workers` API processes until SIGTERM or SIGINT; the exit status."""
+def serve_workers(host: str, port: int, workers: int, forwarded_allow_ips: str = "") -> int:
+    """Run `workers` API processes until SIGTERM or SIGINT; the exit status.
+
+    `forwarded_allow_ips`: the proxies whose X-Forwarded-For is believed ("": none).
+    """
     reuse_port_socket(host, port).close()  # the port is free (or shared the same way): say so now
     context = multiprocessing.get_context("spawn")
     stopping = False
@@ -57,7 +64,9 @@ def serve_workers(host: str, port: int, workers: int) -> int:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def start() -> BaseProcess:
-        process = context.Process(target=_worker, args=(host, port), name="ledger-api")
+        process = context.Process(
+            target=_worker, args=(host, port, forwarded_allow_ips), name="ledger-api"
+        )
         process.start()
         return process
 

@@ -57,8 +57,19 @@ class Runtime:
     rules: Rules
     keys: ApiKeys
     secrets: LookupSecrets
-    writer: IngestWriter
     views: dict[str, TrackingRecorder] = field(default_factory=dict)
+    _writer: IngestWriter | None = None
+
+    @property
+    def writer(self) -> IngestWriter:
+        """The writer for callers that are threads, started on first use (an API process
+        appends through its own, on its event loop)."""
+        if self._writer is None:
+            self._writer = IngestWriter(
+                self.ledger, self.rules, max_batch_events=self.settings.writer_batch_events
+            )
+            self._writer.start()
+        return self._writer
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
@@ -66,8 +77,6 @@ class Runtime:
         database = prepare_database(settings)
         ledger = open_ledger(database, pool_size=settings.pool_size)
         keys = ApiKeys(ledger.factory.datastore)  # type: ignore[attr-defined]
-        writer = IngestWriter(ledger, rules, max_batch_events=settings.writer_batch_events)
-        writer.start()
         return cls(
             settings=settings,
             database=database,
@@ -75,7 +84,6 @@ class Runtime:
             rules=rules,
             keys=keys,
             secrets=LookupSecrets.from_file(settings.secret_pepper_path),
-            writer=writer,
         )
 
     def health(self) -> HealthReport:
@@ -96,6 +104,7 @@ class Runtime:
         return HealthReport("ok", "ok", head, projections)
 
     def close(self) -> None:
-        self.writer.stop()
+        if self._writer is not None:
+            self._writer.stop()
         self.keys.close()
         self.ledger.close()

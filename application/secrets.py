@@ -32,4 +32,13 @@ class LookupSecrets:
         return hmac.digest(self._pepper, secret.strip().encode(), hashlib.sha256).hex()
 
     def matches(self, secret: str, digest: str | None) -> bool:
-        return digest is not None and hmac.compare_digest(self.digest(secret), digest)
+        """Whether `secret` is the one behind `digest`.
+
+        With no digest (no such dossier) the same work is done against a digest no secret has,
+        so how long the answer takes does not tell whether the dossier exists.
+        """
+        expected = _NO_DIGEST if digest is None else digest
+        return hmac.compare_digest(self.digest(secret), expected) and digest is not None
+
+
+_NO_DIGEST = "0" * 64  # as long as a real digest (hex SHA-256)

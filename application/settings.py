@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -54,6 +55,9 @@ class Settings:
     checkpoint_every_events: int = 1000
     checkpoint_every_seconds: float = 10.0
     public_rate_limit_per_minute: int = 60
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses or networks whose X-Forwarded-For the ledger believes (none: nobody's)."""
+    public_url: str | None = None  # the pages' address as the public sees it (lookup_url)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -107,6 +111,29 @@ def _rate_limit(value: str) -> int:
     return 0 if value.strip() == "0" else _positive_int(value)
 
 
+def _networks(value: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses and CIDR networks, e.g. `10.0.0.5, 192.168.0.0/24`."""
+    networks = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            network = ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            msg = f"{item!r} is not an IP address or a network such as 10.0.0.0/8"
+            raise ValueError(msg) from None
+        single = network.num_addresses == 1 and "/" not in item
+        networks.append(str(network.network_address) if single else str(network))
+    return tuple(networks)
+
+
+def _url(value: str) -> str:
+    if not value.startswith(("http://", "https://")):
+        msg = f"must be an http:// or https:// address, not {value!r}"
+        raise ValueError(msg)
+    return value.rstrip("/")
+
+
 def _seconds(value: str) -> float:
     try:
         seconds = float(value)
@@ -144,5 +171,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "CHECKPOINT_EVERY_EVENTS": ("checkpoint_every_events", _positive_int),
     "CHECKPOINT_EVERY_SECONDS": ("checkpoint_every_seconds", _seconds),
     "PUBLIC_RATE_LIMIT_PER_MINUTE": ("public_rate_limit_per_minute", _rate_limit),
+    "TRUSTED_PROXIES": ("trusted_proxies", _networks),
+    "PUBLIC_URL": ("public_url", _url),
 }
 """Each LEDGER_ variable: the setting it fills and how its text is read."""

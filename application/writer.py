@@ -6,12 +6,13 @@ ones individually) and saves them all in one transaction: one lock, one disk flu
 waits on its own future and gets one outcome per event.
 
 The group commit is written once, without I/O (`GroupCommit.commit`, a generator that yields the
-two statements it needs and receives their results), and driven two ways: `AsyncIngestWriter`, a
-task on the API's event loop with an asynchronous connection, and `IngestWriter`, a thread for
-callers that are threads (`ledger demo`, tests). On the event loop, the writer never competes with
-the HTTP side for the interpreter lock: a thread that waits for PostgreSQL must win the lock back
-from a busy event loop (up to 5 ms, Python's switch interval) after every wait, and those waits,
-not the CPU, bounded single posts when the writer was a thread.
+two statements it needs and receives their results), and driven once: `AsyncIngestWriter`, a task
+on the API's event loop with an asynchronous connection. Callers that are threads (`ledger demo`,
+benchmarks, tests) use the same writer on an event loop of its own (`IngestWriter`). On the event
+loop, the writer never competes with the HTTP side for the interpreter lock: a thread that waits
+for PostgreSQL must win the lock back from a busy event loop (up to 5 ms, Python's switch
+interval) after every wait, and those waits, not the CPU, bounded single posts when the writer
+was a thread.
 
 The writer holds its own autocommit connection and spends as few round trips on a group as it
 can, because each one is a wait for the disk or the server during which the requests of the next
@@ -25,11 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, cast
@@ -337,105 +336,6 @@ class GroupCommit:
         return shares
 
 
-class IngestWriter(GroupCommit):
-    """The group commit on a thread of its own, for callers that are threads."""
-
-    def __init__(self, ledger: DossierLedger, rules: Rules, **options: Any) -> None:
-        super().__init__(ledger, rules, **options)
-        self._connection: psycopg.Connection[Any] | None = None
-        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._running = False
-
-    def start(self) -> None:
-        self._running = True
-        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread is None:
-            return
-        self._running = False
-        self._queue.put(None)
-        self._thread.join(timeout=30)
-        self._thread = None
-        self._discard_connection()
-
-    def append(self, submissions: Sequence[Submission], timeout: float = 60) -> list[Outcome]:
-        """Submit and wait: the outcomes, one per submission, in order."""
-        future: Future[list[Outcome]] = Future()
-        if not self._running:
-            raise WriterStopped("the ingest writer is not running")
-        self._queue.put(_Request(submissions, future))
-        return future.result(timeout)
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                break
-            group = [first]
-            size = len(first.submissions)
-            while size < self.max_batch_events:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._running = False
-                    break
-                group.append(item)
-                size += len(item.submissions)
-            self._commit_group(group)
-            if not self._running:
-                break
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if item is not None:
-                item.future.set_exception(WriterStopped("the ingest writer stopped"))
-
-    def _commit_group(self, group: list[_Request]) -> None:
-        submissions = [s for request in group for s in request.submissions]
-        try:
-            outcomes = self._drive(self.commit(submissions))
-        except Exception as error:  # every request of the group learns of the failure
-            _log.exception("group commit of %d events failed", len(submissions))
-            for request in group:
-                request.future.set_exception(error)
-            return
-        for request, share in self.split(group, outcomes):
-            request.future.set_result(share)
-
-    def _drive(self, steps: _Steps) -> list[Outcome]:
-        """Run the group commit's I/O on this thread's connection."""
-        step = _resume(steps)
-        while not isinstance(step, _Done):
-            try:
-                result = self._execute(step)
-            except psycopg.Error as error:
-                if isinstance(error, _CONNECTION_ERRORS):
-                    self._discard_connection()
-                step = _resume(steps, error=error)
-            else:
-                step = _resume(steps, result)
-        return step.outcomes
-
-    def _execute(self, io: _Io) -> Any:
-        if self._connection is None or self._connection.closed:
-            self._connection = psycopg.connect(**self.connect_kwargs)
-        if isinstance(io, _Load):
-            return self._connection.execute(self.load_statement, (io.ids,)).fetchall()
-        return self.recorder.append(self._connection, io.stored)
-
-    def _discard_connection(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
-
 class AsyncIngestWriter(GroupCommit):
     """The group commit as a task on the event loop that serves the requests.
 
@@ -541,3 +441,66 @@ class AsyncIngestWriter(GroupCommit):
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
+
+
+class IngestWriter:
+    """The one writer, for callers that are threads (`ledger demo`, benchmarks, tests).
+
+    It is the event loop's writer (`AsyncIngestWriter`), run on an event loop of its own in a
+    thread: the same group commit, driven the same way. `append` blocks until the outcomes
+    are known.
+    """
+
+    def __init__(self, ledger: DossierLedger, rules: Rules, **options: Any) -> None:
+        self._options = options
+        self._ledger = ledger
+        self._rules = rules
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._writer: AsyncIngestWriter | None = None
+
+    @property
+    def groups_committed(self) -> int:
+        return 0 if self._writer is None else self._writer.groups_committed
+
+    @property
+    def events_committed(self) -> int:
+        return 0 if self._writer is None else self._writer.events_committed
+
+    def start(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=loop.run_forever, name="ingest-writer", daemon=True)
+        self._thread.start()
+        self._loop = loop
+        self._writer = self._call(self._started())
+
+    async def _started(self) -> AsyncIngestWriter:
+        writer = AsyncIngestWriter(self._ledger, self._rules, **self._options)
+        await writer.start()
+        return writer
+
+    def stop(self) -> None:
+        if self._loop is None or self._writer is None:
+            return
+        self._call(self._writer.stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self._loop.close()
+        self._loop = self._thread = None
+
+    def append(self, submissions: Sequence[Submission], timeout: float = 60) -> list[Outcome]:
+        """Submit and wait: the outcomes, one per submission, in order."""
+        if self._loop is None or self._writer is None:
+            raise WriterStopped("the ingest writer is not running")
+        writer = self._writer
+
+        async def submitted() -> list[Outcome]:
+            return await writer.submit(submissions)
+
+        outcomes: list[Outcome] = self._call(submitted(), timeout)
+        return outcomes
+
+    def _call(self, coroutine: Any, timeout: float = 60) -> Any:
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)

@@ -22,13 +22,15 @@ from litestar.response import Template
 from api.auth import runtime_of
 from api.pages.common import is_htmx, language_cookie, page
 from api.pages.i18n import LANGUAGES, Words
+from api.public import find_public_dossier
 from application.ledger import history
 from domain.code import DossierCode
-from domain.errors import DomainError
 from domain.timeliness import Timeliness
 from projections.public_lookup import PublicDossier
 from projections.registry import ReadModels
 from projections.timeline import Milestone, public_milestones
+
+MAX_SECRET = 64
 
 
 @dataclass
@@ -48,19 +50,14 @@ class LookupAnswer:
 async def find_dossier(
     request: Request[Any, Any, Any], code: str, secret: str
 ) -> LookupAnswer | None:
-    """The dossier with this code whose lookup secret is `secret`, else None (whichever failed)."""
+    """The API's lookup (api.public), and then the dossier's public milestones."""
     runtime = runtime_of(request)
     read_models: ReadModels = request.app.state.read_models
-    try:
-        parsed = DossierCode.parse(code.strip())
-    except DomainError:
+    secret = secret if len(secret) <= MAX_SECRET else ""  # as long as the API accepts
+    row = await find_public_dossier(runtime, read_models, code.strip(), secret)
+    if row is None:
         return None
-    if not secret.strip() or len(secret) > 64:
-        return None
-    row = await asyncio.to_thread(read_models.public_lookup.get, str(parsed))
-    if row is None or not runtime.secrets.matches(secret, row.lookup_secret_digest):
-        return None
-    entries = await asyncio.to_thread(history, runtime.ledger, parsed)
+    entries = await asyncio.to_thread(history, runtime.ledger, DossierCode.parse(row.code))
     return LookupAnswer(
         dossier=row,
         timeliness=row.timeliness(datetime.now(UTC), runtime.rules.calendar),

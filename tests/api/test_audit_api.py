@@ -130,7 +130,9 @@ async def test_the_public_key_is_public_text_in_the_note_format(
 ) -> None:
     answer = await audit_client.get("/v1/audit/public-key")
     assert answer.status_code == 200
-    assert answer.headers["content-type"].startswith("text/plain")
+    assert answer.headers["content-type"] == "text/plain; charset=utf-8"  # one charset
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert "cache-control" not in answer.headers  # public: caches may keep it
     assert answer.text == checkpointer.signer.verifier().vkey() + "\n"
     name, key_id, key = answer.text.strip().split("+", 2)
     assert name == signed.origin and len(key_id) == 8 and len(base64.b64decode(key)) == 33
@@ -149,7 +151,9 @@ async def test_the_checkpoint_is_a_signed_note_for_inspectors(
 
     answer = await audit_client.get("/v1/audit/checkpoint", headers=inspector_headers)
     assert answer.status_code == 200
-    assert answer.headers["content-type"].startswith("text/plain")
+    assert answer.headers["content-type"] == "text/plain; charset=utf-8"  # one charset
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert "cache-control" not in answer.headers  # public: caches may keep it
     assert open_checkpoint(answer.text, checkpointer.signer.verifier()) == signed
 
 

@@ -155,7 +155,7 @@ async def test_a_batch_stores_the_valid_events_and_refuses_the_invalid_one(
     )
     assert response.status_code == 200, response.text
     results = response.json()["results"]
-    assert [r.get("outcome") for r in results] == ["appended", None, "appended"]
+    assert [r.get("outcome") for r in results] == ["appended", "refused", "appended"]
     refusal = results[1]
     assert refusal["status"] == 422 or refusal["status"] == 409
     assert refusal["field"].startswith("data")

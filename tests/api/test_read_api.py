@@ -138,7 +138,7 @@ async def test_lists_filter_by_agency_and_status_and_export_csv(
     exported = await client.get(
         "/v1/dossiers", params={"agency": AGENCY, "format": "csv"}, headers=inspector_headers
     )
-    assert exported.headers["content-type"].startswith("text/csv")
+    assert exported.headers["content-type"] == "text/csv; charset=utf-8"
     lines = exported.text.splitlines()
     assert lines[0].startswith("code,procedure,agency")
     assert any(line.startswith(code) for line in lines[1:])
@@ -160,7 +160,7 @@ async def test_the_report_counts_the_dossier(
     csv = await client.get(
         "/v1/reports/timeliness", params=params | {"format": "csv"}, headers=inspector_headers
     )
-    assert csv.headers["content-type"].startswith("text/csv")
+    assert csv.headers["content-type"] == "text/csv; charset=utf-8"
     assert "on_time_rate" in csv.text.splitlines()[0]
 
 
@@ -225,5 +225,12 @@ async def test_the_openapi_document_describes_the_write_endpoints_with_examples(
         assert body.get("examples") or body["schema"].get("examples"), operation
     assert "201" in single["responses"]
     schemas = document["components"]["schemas"]
-    assert {"EventIn", "AppendedOut", "BatchIn", "BatchOut"} <= set(schemas)
+    assert {
+        "ReceivedEvent",
+        "Appended",
+        "AlreadyAppended",
+        "BatchIn",
+        "BatchOut",
+        "Problem",
+    } <= set(schemas)
     assert (await client.get("/schema")).status_code == 200  # the rendered page

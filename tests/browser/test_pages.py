@@ -110,6 +110,36 @@ def test_the_receipts_link_fills_the_form_from_the_fragment(page: Page, ledger: 
     assert not [url for url in sent if secret in url], "the secret travelled in a URL"
 
 
+def test_the_lookup_url_of_a_received_answer_opens_the_dossier(
+    page: Page, ledger: Ledger, viewport: dict[str, int]
+) -> None:
+    import urllib.request  # noqa: PLC0415
+
+    code = f"000.00.31.H56-261201-{viewport['width']:04d}"  # one dossier per screen size
+    body = {
+        "event_id": f"pages-lookup-url-{viewport['width']}",
+        "type": "Received",
+        "occurred_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "actor": {"id": "cb-0042", "role": "receiving_officer"},
+        "data": {"procedure_code": "1.001757", "channel": "in_person", "lookup_secret": "Q7+/ %X"},
+    }
+    request = urllib.request.Request(
+        f"{ledger.base}/v1/dossiers/{code}/events?consistent=true",
+        data=msgspec.json.encode(body),
+        headers={
+            "Authorization": f"Bearer {ledger.handler_key}",
+            "Content-Type": "application/json",
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=15) as answer:
+        lookup_url = msgspec.json.decode(answer.read())["lookup_url"]
+    assert lookup_url.startswith(f"{ledger.base}/#code={code}&secret=")
+    page.goto(lookup_url)
+    expect(page.locator("#lookup-answer")).to_have_attribute("data-outcome", "found")
+    expect(page.locator("#status")).to_have_text("Được tiếp nhận")
+
+
 def test_inspector_signs_in_lists_reads_a_timeline_and_the_proofs_pass(
     page: Page, ledger: Ledger
 ) -> None:

@@ -89,3 +89,26 @@ def test_keys_issue_prints_the_key_alone_on_the_last_line_and_revoke_works(
     assert "revoked" in runner.invoke(main, ["keys", "list"], env=env).output
     refused = runner.invoke(main, ["keys", "issue", "--role", "handler"], env=env)
     assert refused.exit_code == 2 and "--agency" in refused.output
+
+
+@pytest.mark.parametrize(
+    ("agency", "says"),
+    [
+        ("000", "'000' is not four dot-separated segments"),
+        ("", "the agency code is empty"),
+        ("000.00.31.H5", "top level 'H5'"),
+    ],
+)
+def test_keys_issue_refuses_an_agency_that_is_not_an_agency_code(
+    database: Database, tmp_path: Path, agency: str, says: str
+) -> None:
+    env = {"LEDGER_DATABASE_URL": database.url, "LEDGER_DATA_DIR": str(tmp_path)}
+    runner = CliRunner()
+    refused = runner.invoke(
+        main, ["keys", "issue", "--role", "handler", "--agency", agency], env=env
+    )
+    assert refused.exit_code == 2, refused.output
+    assert says in refused.output
+    assert "dl_" not in refused.output
+    listed = runner.invoke(main, ["keys", "list"], env=env)
+    assert agency == "" or agency not in listed.output.split()

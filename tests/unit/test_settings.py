@@ -42,8 +42,16 @@ def test_variables_fill_their_settings() -> None:
         ("LEDGER_BATCH_LIMIT", "-1"),
         ("LEDGER_POOL_SIZE", "many"),
         ("LEDGER_CHECKPOINT_EVERY_SECONDS", "soon"),
+        ("LEDGER_TRUSTED_PROXIES", "10.0.0.1, proxy.local"),
+        ("LEDGER_TRUSTED_PROXIES", "10.0.0.0/33"),
     ],
 )
 def test_a_wrong_value_is_refused_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_environ({name: value})
+
+
+def test_no_proxy_is_trusted_unless_named() -> None:
+    assert Settings.from_environ({}).trusted_proxies == ()
+    named = Settings.from_environ({"LEDGER_TRUSTED_PROXIES": " 10.0.0.5, 10.1.2.3/8 ,::1,"})
+    assert named.trusted_proxies == ("10.0.0.5", "10.0.0.0/8", "::1")

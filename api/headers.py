@@ -1,0 +1,35 @@
+"""Headers on every answer: no content sniffing, and no caching of anything not public.
+
+A hook on every message sent (Litestar's `before_send`), so answers that no route handler made
+(404 for an unknown path, 405, 429) carry them too.
+"""
+
+from __future__ import annotations
+
+from litestar.types import Message, Scope
+
+PUBLIC_UNDER_V1 = frozenset({"/v1/audit/checkpoint", "/v1/audit/public-key"})
+"""What a shared cache may keep: the transparency log's signed head and key. The rest of /v1
+is about people's dossiers, the public lookup included."""
+
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+_NO_STORE = (b"cache-control", b"no-store")
+
+
+def _private(path: str) -> bool:
+    return path.startswith("/v1/") and path not in PUBLIC_UNDER_V1
+
+
+async def security_headers(message: Message, scope: Scope) -> None:
+    if message["type"] != "http.response.start":
+        return
+    headers = [
+        (name, value)
+        for name, value in message.get("headers", ())
+        if name.lower() != b"x-content-type-options"
+    ]
+    headers.append(_NOSNIFF)
+    if _private(scope["path"]):
+        headers = [(name, value) for name, value in headers if name.lower() != b"cache-control"]
+        headers.append(_NO_STORE)
+    message["headers"] = headers
