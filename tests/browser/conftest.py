@@ -157,11 +157,45 @@ def page(browser: Browser, ledger: Ledger, viewport: dict[str, int]) -> Iterator
     assert outside.urls == [], f"requests left the host: {outside.urls}"
 
 
-def shoot(page: Page, name: str) -> None:
-    """A screenshot for docs/screenshots (phone and desktop sizes)."""
+CONTRAST_JS = """() => {
+  const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255;
+    return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); })
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length < 4 || c[3] > 0) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const poor = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.getClientRects().length) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === "hidden" || style.display === "none") continue;
+    const [a, b] = [lum(rgb(style.color).slice(0, 3)), lum(background(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const text = el.textContent.trim().slice(0, 30);
+    if (ratio < 4.5) poor.push(el.tagName + " " + text + " " + ratio.toFixed(2));
+  }
+  return poor;
+}"""
+
+
+def assert_readable(page: Page, name: str) -> None:
+    """No sideways scrolling (WCAG reflow), and every text at a contrast of 4.5:1 or more (AA)."""
     width = page.viewport_size["width"] if page.viewport_size else 0
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= width, f"{name} scrolls sideways: {scroll_width} px in {width} px"
+    poor = page.evaluate(CONTRAST_JS)
+    assert poor == [], f"{name}: text below WCAG AA contrast: {poor}"
+
+
+def shoot(page: Page, name: str) -> None:
+    """A screenshot for docs/screenshots (phone and desktop sizes)."""
+    assert_readable(page, name)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     size = "phone" if page.viewport_size and page.viewport_size["width"] < 600 else "desktop"
     page.screenshot(path=str(SCREENSHOTS / f"{name}-{size}.png"), full_page=True)
