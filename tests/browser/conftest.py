@@ -116,8 +116,10 @@ def _wait_until_projected(base: str, token: str, runtime: Runtime, seconds: floa
     raise AssertionError("the projections or the checkpoint did not catch up")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    """One browser for these tests. Playwright's sync API keeps an event loop running in this
+    thread while it is open: it must close before other packages' async tests run."""
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield launched
