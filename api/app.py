@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import swagger_ui as _swagger_package
-from litestar import Litestar, Request, Router, get
+from litestar import Litestar, Router, get
 from litestar.datastructures import CacheControlHeader, State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
@@ -24,7 +24,7 @@ from litestar.static_files import create_static_files_router
 from api.audit import AuditController, DossierExportController
 from api.bodies import StrictStructSchemas
 from api.headers import security_headers
-from api.ingest import IngestController
+from api.ingest import Ingest, IngestController
 from api.inspectors import DossierListController, InspectorController, ReportController
 from api.metrics import LedgerCollector, RequestMetrics, RequestMetricsMiddleware, metrics
 from api.pages import page_routes, template_config
@@ -33,7 +33,6 @@ from api.public import PublicController, public_rate_limit
 from api.query import check_query
 from api.schemas import HealthOut
 from application.catalogue import load_agencies
-from application.keys import ApiKey
 from application.runtime import Runtime, tune_garbage_collection
 from application.settings import Settings
 from application.writer import AsyncIngestWriter
@@ -78,9 +77,9 @@ async def provide_runtime(state: State) -> Runtime:
     return runtime
 
 
-async def provide_writer(state: State) -> AsyncIngestWriter:
-    writer: AsyncIngestWriter = state.writer
-    return writer
+async def provide_ingest(state: State) -> Ingest:
+    ingest: Ingest = state.ingest
+    return ingest
 
 
 async def provide_read_models(state: State) -> ReadModels:
@@ -88,12 +87,7 @@ async def provide_read_models(state: State) -> ReadModels:
     return read_models
 
 
-async def provide_key(request: Request[Any, Any, Any]) -> ApiKey:
-    """The caller's key, as the guard found it."""
-    key: ApiKey = request.scope["state"]["api_key"]
-    return key
-
-
+# Each app has its own providers: `use_cache` keeps the first answer in the Provide itself.
 def create_app(
     settings: Settings | None = None,
     *,
@@ -127,6 +121,7 @@ def create_app(
         await writer.start()
         app.state.runtime = started
         app.state.writer = writer
+        app.state.ingest = Ingest(started, writer)
         app.state.read_models = read_models
         app.state.metrics_registry = LedgerCollector(started, requests, [writer]).registry()
         if owned:  # a server process (tests pass their runtime and keep Python's defaults)
@@ -171,10 +166,9 @@ def create_app(
         before_request=check_query,
         plugins=[StrictStructSchemas()],
         dependencies={
-            "runtime": Provide(provide_runtime),
-            "writer": Provide(provide_writer),
-            "read_models": Provide(provide_read_models),
-            "key": Provide(provide_key),
+            "runtime": Provide(provide_runtime, use_cache=True),
+            "read_models": Provide(provide_read_models, use_cache=True),
+            "ingest": Provide(provide_ingest, use_cache=True),
         },
         exception_handlers=exception_handlers,
         before_send=[security_headers],

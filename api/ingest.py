@@ -11,17 +11,18 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 import msgspec
-from litestar import Controller, Request, Response, post
+from litestar import Controller, Request, post
 from litestar.connection import ASGIConnection
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body, FromPath, QueryParameter
+from litestar.response.base import ASGIResponse
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_403_FORBIDDEN
 from litestar.types import Empty
 
 from api import contract
-from api.auth import require
-from api.bodies import JsonBody, missing_body
+from api.auth import authorized, current_key
+from api.bodies import JSON, JsonBody, missing_body
 from api.problems import ProblemError, domain_problem, problem_responses, refused_in_batch
 from api.schemas import (
     EXAMPLE_APPENDED,
@@ -129,16 +130,8 @@ def forbidden_for(key: ApiKey, code: DossierCode) -> ProblemError | None:
     )
 
 
-_HANDLERS_ONLY = require(Role.HANDLER)
-
-
-async def may_post_for_path(connection: ASGIConnection[Any, Any, Any, Any], handler: Any) -> None:
-    """Authority before the body: a handler's key, and the dossier in the path of its agency.
-
-    One guard, not two: Litestar copies the route handler for every guard it calls.
-    """
-    await _HANDLERS_ONLY(connection, handler)
-    key: ApiKey = connection.scope["state"]["api_key"]
+def may_post_for_path(connection: ASGIConnection[Any, Any, Any, Any], key: ApiKey) -> None:
+    """Authority before the body: the dossier in the path must be of the key's agency."""
     code = parse_code(connection.path_params["code"])
     if forbidden := forbidden_for(key, code):
         raise forbidden
@@ -153,6 +146,24 @@ def lookup_url(base: str, code: DossierCode, event: contract.Event) -> str | Non
     return f"{base.rstrip('/')}/#code={code}&secret={secret}"
 
 
+def page_address(request: Request[Any, Any, Any]) -> str:
+    """The address the sender reached the ledger at (LEDGER_PUBLIC_URL, if set, wins)."""
+    scope = request.scope
+    host = next((v for k, v in scope["headers"] if k == b"host"), None)
+    if host is None:
+        server = scope.get("server") or ("localhost", 80)
+        return f"{scope['scheme']}://{server[0]}:{server[1]}"
+    return f"{scope['scheme']}://{host.decode('latin-1')}"
+
+
+_ANSWER = msgspec.json.Encoder()
+
+
+def json_answer(answer: AppendedOut, status: int) -> ASGIResponse:
+    """The answer as bytes, encoded once by msgspec (no per-request encoder lookup)."""
+    return ASGIResponse(body=_ANSWER.encode(answer), status_code=status, media_type=JSON)
+
+
 CONSISTENCY_TIMEOUT = 10.0
 CONSISTENT = QueryParameter(
     description="wait until the read models have applied the event (read-your-writes)"
@@ -160,12 +171,16 @@ CONSISTENT = QueryParameter(
 
 
 class Ingest:
-    """What both endpoints do once the events are decoded: append, wait if asked, answer."""
+    """What both endpoints do once the events are decoded: append, wait if asked, answer.
 
-    def __init__(self, runtime: Runtime, writer: AsyncIngestWriter, base_url: str) -> None:
+    One per application (the endpoints' only dependency: Litestar resolves two or more
+    dependencies of a handler in a task group, a tenth of a single post's time).
+    """
+
+    def __init__(self, runtime: Runtime, writer: AsyncIngestWriter) -> None:
         self.runtime = runtime
         self.writer = writer
-        self.base_url = runtime.settings.public_url or base_url
+        self.public_url = runtime.settings.public_url
 
     async def append(self, submissions: Sequence[Submission], consistent: bool) -> list[Outcome]:
         outcomes = await self.writer.submit(submissions)
@@ -184,7 +199,9 @@ class Ingest:
                     _log.warning("read models did not catch up within %ss", CONSISTENCY_TIMEOUT)
         return outcomes
 
-    def answer(self, outcome: written.Appended, event: contract.Event) -> AppendedOut:
+    def answer(
+        self, outcome: written.Appended, event: contract.Event, base_url: str
+    ) -> AppendedOut:
         if outcome.already:  # the first answer, looked up in the database
             status, due_at, position = answer_at(self.runtime.ledger, outcome.code, outcome.version)
         else:
@@ -198,25 +215,23 @@ class Ingest:
             position=position,
             status=status_out(status),
             due_at=shown(due_at),
-            lookup_url=lookup_url(self.base_url, outcome.code, event),
+            lookup_url=lookup_url(self.public_url or base_url, outcome.code, event),
         )
 
     def answers(
-        self, outcomes: Sequence[Outcome], events: Sequence[contract.Event], indexes: list[int]
+        self,
+        outcomes: Sequence[Outcome],
+        events: Sequence[contract.Event],
+        indexes: list[int],
+        base_url: str,
     ) -> list[Any]:
         answers: list[Any] = []
         for index, outcome, event in zip(indexes, outcomes, events, strict=True):
             if isinstance(outcome, DomainError):
                 answers.append(refused_in_batch(domain_problem(outcome, f"events/{index}")))
             else:
-                answers.append(self.answer(outcome, event))
+                answers.append(self.answer(outcome, event, base_url))
         return answers
-
-
-async def provide_ingest(
-    request: Request[Any, Any, Any], runtime: Runtime, writer: AsyncIngestWriter
-) -> Ingest:
-    return Ingest(runtime, writer, str(request.base_url))
 
 
 _EVENT_BODY = JsonBody.of(contract.decode_event)
@@ -229,7 +244,6 @@ class IngestController(Controller):
 
     path = "/v1"
     tags = ["handling systems"]
-    dependencies = {"ingest": provide_ingest}
 
     @post(
         "/dossiers/{code:str}/events",
@@ -240,11 +254,12 @@ class IngestController(Controller):
             "the rule (409 when the event conflicts with the dossier's history). The key's "
             "agency is checked before the body."
         ),
-        guards=[may_post_for_path],
+        middleware=[authorized(Role.HANDLER, then=may_post_for_path)],
         dto=_EVENT_BODY,
         return_dto=None,
         status_code=HTTP_201_CREATED,
         responses={
+            HTTP_201_CREATED: ResponseSpec(Appended, description="Appended: stored now"),
             HTTP_200_OK: ResponseSpec(
                 AlreadyAppended, description="Already appended: the first answer, again"
             ),
@@ -263,20 +278,21 @@ class IngestController(Controller):
             ),
         ],
         ingest: Ingest,
-        key: ApiKey,
         consistent: Annotated[bool, CONSISTENT] = False,
-    ) -> Response[Appended]:  # 200 answers AlreadyAppended
+    ) -> ASGIResponse:
         if data is Empty:
             raise missing_body()
+        key = current_key(request)
+        base_url = page_address(request) if isinstance(data, contract.ReceivedEvent) else ""
         dossier: DossierCode = request.scope["state"]["dossier_code"]
         submission = to_submission(dossier, data, key.name, ingest.runtime.secrets)
         (outcome,) = await ingest.append([submission], consistent)
         if isinstance(outcome, DomainError):
             raise outcome
         if outcome.already:
-            answer = await asyncio.to_thread(ingest.answer, outcome, data)
-            return Response(answer, status_code=HTTP_200_OK)
-        return Response(ingest.answer(outcome, data), status_code=HTTP_201_CREATED)
+            answer = await asyncio.to_thread(ingest.answer, outcome, data, base_url)
+            return json_answer(answer, HTTP_200_OK)
+        return json_answer(ingest.answer(outcome, data, base_url), HTTP_201_CREATED)
 
     @post(
         "/events:batch",
@@ -287,7 +303,7 @@ class IngestController(Controller):
             "stored even when others are refused. At most LEDGER_BATCH_LIMIT events (1,000 by "
             f"default). Example answer item: {msgspec.json.encode(EXAMPLE_APPENDED).decode()}"
         ),
-        guards=[_HANDLERS_ONLY],
+        middleware=[authorized(Role.HANDLER)],
         dto=_BATCH_BODY,
         return_dto=None,
         status_code=HTTP_200_OK,
@@ -312,10 +328,12 @@ class IngestController(Controller):
                 ],
             ),
         ],
+        request: Request[Any, Any, Any],
         ingest: Ingest,
-        key: ApiKey,
         consistent: Annotated[bool, CONSISTENT] = False,
     ) -> BatchOut:
+        key = current_key(request)
+        base_url = page_address(request)
         if data is Empty:
             raise missing_body()
         raws: list[msgspec.Raw] = data  # type: ignore[assignment]  # decoded raw, item by item
@@ -347,9 +365,9 @@ class IngestController(Controller):
             indexes.append(index)
         outcomes = await ingest.append(submissions, consistent) if submissions else []
         if any(isinstance(o, written.Appended) and o.already for o in outcomes):
-            answers = await asyncio.to_thread(ingest.answers, outcomes, events, indexes)
+            answers = await asyncio.to_thread(ingest.answers, outcomes, events, indexes, base_url)
         else:
-            answers = ingest.answers(outcomes, events, indexes)
+            answers = ingest.answers(outcomes, events, indexes, base_url)
         for index, answer in zip(indexes, answers, strict=True):
             results[index] = answer
         return BatchOut(results=results)

@@ -181,7 +181,7 @@ LIST_COLUMNS = (
 
 def csv_response(
     header: Sequence[str], rows: Iterable[Sequence[object]], name: str
-) -> Response[str]:
+) -> Response[Any]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
@@ -232,7 +232,7 @@ class DossierListController(Controller):
         after: FromQuery[str | None] = None,
         limit: int = Parameter(default=50, ge=1, le=1000),
         format: str = Parameter(default="json", pattern="^(json|csv)$"),
-    ) -> Response[Any]:
+    ) -> Response[DossierListOut | str]:  # str: CSV (format=csv)
         wanted = _timeliness_filter(overdue, due_soon, timeliness)
         filters = DossierFilter(
             agency=agency,
@@ -348,7 +348,7 @@ class ReportController(Controller):
         agency: FromQuery[str | None] = None,
         procedure: FromQuery[str | None] = None,
         format: str = Parameter(default="json", pattern="^(json|csv)$"),
-    ) -> Response[Any]:
+    ) -> Response[ReportOut | str]:  # str: CSV (format=csv)
         if from_ > to:
             raise ProblemError(
                 422, "invalid_period", f"the period ends ({to}) before it starts", field="to"

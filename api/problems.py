@@ -24,6 +24,7 @@ from litestar.status_codes import (
 from psycopg import OperationalError as PsycopgOperationalError
 from psycopg_pool import PoolTimeout
 
+from api.auth import Authorized
 from application.database import DatabaseUnavailable
 from application.writer import WriterStopped
 from domain.errors import (
@@ -187,13 +188,17 @@ def document_problems(app: Litestar) -> None:
                 statuses |= {400, 422}
             if "data" in parameters:
                 statuses |= {413, 415}
-            if handler.resolve_guards():
+            if handler.resolve_guards() or _authorized(handler):
                 statuses |= {401, 403}
                 handler.security = handler.security or [{"bearer": []}]
             if route.path.startswith("/v1/public/"):
                 statuses.add(429)
             handler.responses = {**problem_responses(*statuses), **(handler.responses or {})}
     _document_csv(app)
+
+
+def _authorized(handler: HTTPRouteHandler) -> bool:
+    return any(getattr(m, "middleware", None) is Authorized for m in handler.middleware or ())
 
 
 def _document_csv(app: Litestar) -> None:

@@ -24,9 +24,9 @@ _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,18}")
 async def check_query(request: Request[Any, Any, Any]) -> None:
     """A `before_request` hook: no NUL in any parameter; integers written as integers;
     dates and instants within the ledger's years."""
-    query = request.query_params
-    if not query:
+    if not request.scope["query_string"]:
         return
+    query = request.query_params
     for name, value in query.multi_items():
         if "\x00" in value:
             raise _invalid(name, "must not contain a NUL character")

@@ -1,4 +1,4 @@
-"""The wire contract (DESIGN.md, "Wire contract"): msgspec structs for requests and responses."""
+"""The wire contract (docs/contract.md): msgspec structs for requests and responses."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The events recorder: eventsourcing's PostgreSQL recorder, appending in one statement.
 
-psycopg's pipeline mode, which the library uses for inserts, hangs on large batches (NOTES.md,
-psycopg#685), and the group-commit writer sends thousands of events per transaction. This recorder
+psycopg's pipeline mode, which the library uses for inserts, hangs on large batches
+(psycopg#685), and the group-commit writer sends thousands of events per transaction. This recorder
 appends them with one call of the owner's append function (application/database.py), which takes
 the table lock, notifies the projectors and inserts four arrays: one statement, and one round
 trip with its commit when the connection is in autocommit mode, as the library's connections are.

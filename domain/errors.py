@@ -5,7 +5,7 @@ field the sender should fix (`type`, `occurred_at`, `data.procedure_code`, …),
 it in plain English. The mapping to HTTP lives in `api/`, once.
 """
 
-# Business names (TransitionNotAllowed, not TransitionNotAllowedError): see CONVENTIONS.md.
+# Business names (TransitionNotAllowed, not TransitionNotAllowedError): the project's naming.
 
 from __future__ import annotations
 

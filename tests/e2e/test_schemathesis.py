@@ -87,7 +87,7 @@ def test_schemathesis_finds_no_failure(
         "--seed",
         "20261201",
         "--workers",
-        "2",
+        "1",  # CPython 3.11.7 can fail parsing code in several threads at once (gh-106905)
         "--request-timeout",
         "10",
         "--warnings",
