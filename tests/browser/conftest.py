@@ -5,6 +5,7 @@ One ledger with demo data served by uvicorn on a loopback port, one browser for 
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import threading
@@ -196,8 +197,11 @@ def assert_readable(page: Page, name: str) -> None:
 
 
 def shoot(page: Page, name: str) -> None:
-    """A screenshot for docs/screenshots (phone and desktop sizes)."""
+    """Checks that the page reads well; with LEDGER_TEST_SCREENSHOTS=1, also refreshes its
+    screenshot in docs/screenshots (phone and desktop sizes)."""
     assert_readable(page, name)
+    if os.environ.get("LEDGER_TEST_SCREENSHOTS") != "1":
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     size = "phone" if page.viewport_size and page.viewport_size["width"] < 600 else "desktop"
     page.screenshot(path=str(SCREENSHOTS / f"{name}-{size}.png"), full_page=True)

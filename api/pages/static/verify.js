@@ -41,8 +41,11 @@
 
   // The verifier key: <name>+<key id, 8 hex>+<base64(0x01 ‖ 32-byte Ed25519 key)>.
   async function readKey(text) {
-    var parts = text.trim().split("+");
-    if (parts.length !== 3) throw new Error("malformed public key");
+    // The base64 key may hold "+" too: only the first two "+" separate the fields.
+    var trimmed = text.trim(), first = trimmed.indexOf("+"), second = trimmed.indexOf("+", first + 1);
+    if (first < 1 || second < 0) throw new Error("malformed public key");
+    var parts = [trimmed.slice(0, first), trimmed.slice(first + 1, second), trimmed.slice(second + 1)];
+    if (!/^[0-9a-fA-F]{8}$/.test(parts[1])) throw new Error("malformed public key");
     var material = b64(parts[2]);
     if (material.length !== 33 || material[0] !== 1) throw new Error("not an Ed25519 key");
     var raw = material.slice(1);
