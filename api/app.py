@@ -32,7 +32,7 @@ from api.problems import document_problems, exception_handlers
 from api.public import PublicController, public_rate_limit
 from api.query import check_query
 from api.schemas import HealthOut
-from application.catalogue import load_agencies
+from api.tiles import TilesController
 from application.runtime import Runtime, tune_garbage_collection
 from application.settings import Settings
 from application.writer import AsyncIngestWriter
@@ -51,7 +51,9 @@ _log = logging.getLogger(__name__)
 async def health(runtime: Runtime) -> Response[HealthOut]:
     report = await asyncio.to_thread(runtime.health)
     status_code = 200 if report.status == "ok" else 503
-    body = HealthOut(report.status, report.database, report.events, report.projections)
+    body = HealthOut(
+        report.status, report.database, report.events, report.projections, list(report.alarms)
+    )
     return Response(body, status_code=status_code)
 
 
@@ -104,7 +106,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned = runtime is None
-        started = runtime or await asyncio.to_thread(Runtime.start, settings)
+        started = await asyncio.to_thread(Runtime.start, settings) if runtime is None else runtime
         read_models = await asyncio.to_thread(open_read_models, started.database)
         started.views.update(read_models.by_name())
         background: list[Any] = []
@@ -145,6 +147,7 @@ def create_app(
             InspectorController,
             DossierListController,
             AuditController,
+            TilesController,
             DossierExportController,
             ReportController,
             Router(
@@ -174,7 +177,7 @@ def create_app(
         before_send=[security_headers],
         middleware=[DefineMiddleware(RequestMetricsMiddleware, metrics=requests)],
         request_max_body_size=settings.max_body_bytes,
-        state=State({"settings": settings, "agency_names": load_agencies(settings.agencies_file)}),
+        state=State({"settings": settings}),
         openapi_config=OpenAPIConfig(
             title="Dossier ledger",
             version="1.0.0",

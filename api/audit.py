@@ -1,18 +1,22 @@
-"""The transparency log over HTTP: the checkpoint, the public key, proofs, a dossier's export.
+"""The transparency log over HTTP: checkpoints, the public key, proofs, a dossier's export.
 
-Inspectors' keys for all but the public key, which anyone may fetch (they must still compare it
-with the key the province publishes elsewhere: docs/audit.md).
+Checkpoints (with their witnesses' cosignatures) and the public key are public: a checkpoint
+holds a size and a hash, nothing about anyone, and anyone may watch the log grow (they must
+still compare the key with the one the province publishes elsewhere: docs/audit.md). Proofs and
+exports are for inspectors.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 import msgspec
 from litestar import Controller, Request, Response, get
-from litestar.params import FromPath, QueryParameter
+from litestar.datastructures import CacheControlHeader
+from litestar.params import FromPath, PathParameter, QueryParameter
 
 from api.auth import require, runtime_of
 from api.problems import ProblemError
@@ -38,11 +42,16 @@ from application.transparency.proofs import (
     prove_inclusion,
     signed_checkpoint,
 )
+from application.transparency.witnessing import with_cosignatures
 from domain.code import DossierCode
 from domain.errors import InvalidDossierCode
-from projections.audit_log import AUDIT_LOG, AuditLogView
+from projections.audit_log import AuditLogView
+from projections.names import AUDIT_LOG
 
-TEXT = "text/plain"  # Litestar appends "; charset=utf-8" to text types
+TEXT = "text/plain"
+"""Litestar adds `; charset=utf-8` to text/* types: the header is then exactly the spec's."""
+MAX_PAGE = 1000
+MAX_SIZE = 2**63 - 1
 RETRY_SECONDS = "10"
 T = TypeVar("T")
 
@@ -107,9 +116,59 @@ def parse_code(code: str) -> DossierCode:
         raise ProblemError(422, error.rule, str(error), field="code") from None
 
 
-def _latest_note(log: AuditLog) -> str:
+def latest_note(log: AuditLog) -> str:
+    """The latest checkpoint with its cosignatures."""
     with log.reading() as store:
-        return signed_checkpoint(store).note
+        checkpoint = signed_checkpoint(store)
+    return with_cosignatures(log, checkpoint)
+
+
+def _note_at(tree_size: int) -> Callable[[AuditLog], str]:
+    def note(log: AuditLog) -> str:
+        with log.reading() as store:
+            checkpoint = signed_checkpoint(store, tree_size)
+        return with_cosignatures(log, checkpoint)
+
+    return note
+
+
+class CheckpointOut(msgspec.Struct):
+    """A signed checkpoint: its size, root (standard base64), when it was signed, and its note
+    with the cosignatures of the witnesses."""
+
+    tree_size: int
+    root_hash: str
+    signed_at: datetime | None
+    note: str
+
+
+class CheckpointPage(msgspec.Struct):
+    """Checkpoints in increasing size; `next_after`: the `after` of the next page (null: none)."""
+
+    checkpoints: list[CheckpointOut]
+    next_after: int | None
+
+
+def _checkpoint_page(after: int, limit: int) -> Callable[[AuditLog], CheckpointPage]:
+    def page(log: AuditLog) -> CheckpointPage:
+        with log.reading() as store:
+            rows = store.checkpoints_page(after, limit + 1)
+            lines = {row.tree_size: store.cosignature_lines(row.tree_size) for row in rows}
+        shown = rows[:limit]
+        return CheckpointPage(
+            checkpoints=[
+                CheckpointOut(
+                    row.tree_size,
+                    encode_base64(row.root_hash),
+                    row.signed_at,
+                    row.note + "".join(lines[row.tree_size]),
+                )
+                for row in shown
+            ],
+            next_after=shown[-1].tree_size if len(rows) > limit else None,
+        )
+
+    return page
 
 
 def _latest_key(log: AuditLog) -> str:
@@ -136,11 +195,45 @@ class AuditController(Controller):
     @get(
         "/checkpoint",
         media_type=TEXT,
-        guards=[require(Role.INSPECTOR)],
-        summary="The latest signed checkpoint (a C2SP signed note)",
+        cache_control=CacheControlHeader(max_age=5, public=True),
+        summary="The latest signed checkpoint (a C2SP signed note, with cosignatures)",
+        description="Public. The log's signature, then each witness's cosignature"
+        " (c2sp.org/tlog-cosignature).",
     )
     async def checkpoint(self, request: Request[Any, Any, Any]) -> str:
-        return await answer(request, _latest_note)
+        return await answer(request, latest_note)
+
+    @get(
+        "/checkpoints/{tree_size:int}",
+        media_type=TEXT,
+        cache_control=CacheControlHeader(max_age=60, public=True),
+        summary="The checkpoint signed at a tree size (a C2SP signed note, with cosignatures)",
+        description="Public. Every checkpoint ever signed is kept.",
+    )
+    async def checkpoint_at(
+        self,
+        request: Request[Any, Any, Any],
+        tree_size: Annotated[int, PathParameter(ge=0, description="a tree size")],
+    ) -> str:
+        return await answer(request, _note_at(tree_size))
+
+    @get(
+        "/checkpoints",
+        summary="Every signed checkpoint, a page at a time",
+        description="Public. In increasing tree size, after `after`; follow `next_after`.",
+    )
+    async def checkpoints(
+        self,
+        request: Request[Any, Any, Any],
+        after: Annotated[
+            int,
+            QueryParameter(ge=0, description="list checkpoints larger than this"),
+        ] = 0,
+        limit: Annotated[
+            int, QueryParameter(ge=1, le=MAX_PAGE, description="checkpoints in a page")
+        ] = 100,
+    ) -> CheckpointPage:
+        return await answer(request, _checkpoint_page(after, limit))
 
     @get(
         "/proofs/inclusion",

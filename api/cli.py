@@ -7,12 +7,17 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from api.cli_common import CONTEXT, fail, load_settings
+
+if TYPE_CHECKING:  # for annotations only: each command imports what it uses when it runs
+    from application.keys import ApiKeys
+    from domain.calendar import WorkCalendar
 
 
 @click.group(context_settings=CONTEXT)
@@ -204,7 +209,7 @@ def keys_list() -> None:
 
 
 @contextmanager
-def _key_store() -> Iterator[object]:
+def _key_store() -> Iterator[ApiKeys]:
     from application.bootstrap import open_ledger, prepare_database  # noqa: PLC0415
     from application.keys import ApiKeys  # noqa: PLC0415
 
@@ -217,26 +222,41 @@ def _key_store() -> Iterator[object]:
 
 @main.group(context_settings=CONTEXT)
 def calendar() -> None:
-    """Working days and due dates of Vietnam's calendar (with an operator's overrides)."""
+    """Working days and due dates of Vietnam's calendar.
+
+    The calendar is the `holidays` package, then the days off and working days decreed after
+    its release (shipped with the ledger, each with its legal source), then the operator's file
+    (--calendar, else LEDGER_CALENDAR_FILE), which wins.
+    """
 
 
 CALENDAR_OPTION = click.option(
     "--calendar",
     "calendar_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A TOML or JSON file of overrides: days_off, working_days.",
+    help="A TOML or JSON file of overrides (default: LEDGER_CALENDAR_FILE).",
 )
 
 
 @calendar.command("due-date", context_settings=CONTEXT)
 @click.option("--received", required=True, help="When the dossier was received (ISO 8601 instant).")
-@click.option("--working-days", required=True, type=click.IntRange(min=0), help="Processing time.")
+@click.option("--working-days", type=click.IntRange(min=0), help="Processing time in working days.")
+@click.option(
+    "--working-hours", type=click.IntRange(min=0), help="Processing time in working hours."
+)
 @CALENDAR_OPTION
-def calendar_due_date(received: str, working_days: int, calendar_file: Path | None) -> None:
-    """Print the due instant (ISO 8601, +07:00) of a processing time in working days."""
-    from application.catalogue import load_calendar  # noqa: PLC0415
+def calendar_due_date(
+    received: str, working_days: int | None, working_hours: int | None, calendar_file: Path | None
+) -> None:
+    """Print the due instant (ISO 8601, +07:00) of a processing time in working days or hours.
+
+    Give exactly one of --working-days and --working-hours. A time without an offset is local
+    (Asia/Ho_Chi_Minh).
+    """
     from domain.calendar import LOCAL_TZ  # noqa: PLC0415
 
+    if (working_days is None) == (working_hours is None):
+        fail("give exactly one of --working-days and --working-hours", 2)
     try:
         instant = datetime.fromisoformat(received)
     except ValueError:
@@ -244,10 +264,13 @@ def calendar_due_date(received: str, working_days: int, calendar_file: Path | No
         raise
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=LOCAL_TZ)  # a local time, as people write them
-    work_calendar = _calendar(calendar_file, load_calendar)
-    click.echo(
-        work_calendar.add_working_days(instant, working_days).astimezone(LOCAL_TZ).isoformat()
-    )
+    work_calendar = _calendar(calendar_file)
+    if working_days is not None:
+        due = work_calendar.add_working_days(instant, working_days)
+    else:
+        assert working_hours is not None
+        due = work_calendar.add_working_time(instant, timedelta(hours=working_hours))
+    click.echo(due.astimezone(LOCAL_TZ).isoformat())
 
 
 @calendar.command("working-day", context_settings=CONTEXT)
@@ -255,21 +278,38 @@ def calendar_due_date(received: str, working_days: int, calendar_file: Path | No
 @CALENDAR_OPTION
 def calendar_working_day(day: str, calendar_file: Path | None) -> None:
     """Print `yes` if DAY (YYYY-MM-DD) is a working day, else `no`."""
-    from application.catalogue import load_calendar  # noqa: PLC0415
-
     try:
         parsed = date.fromisoformat(day)
     except ValueError:
         fail(f"DAY: {day!r} is not a date (YYYY-MM-DD)", 2)
         raise
-    click.echo("yes" if _calendar(calendar_file, load_calendar).is_working_day(parsed) else "no")
+    click.echo("yes" if _calendar(calendar_file).is_working_day(parsed) else "no")
 
 
-def _calendar(path: Path | None, loader: object) -> object:
+@calendar.command("year", context_settings=CONTEXT)
+@click.argument("year", type=click.IntRange(2000, 2100))
+@CALENDAR_OPTION
+def calendar_year(year: int, calendar_file: Path | None) -> None:
+    """List YEAR's days off and extra working days, each with where it comes from.
+
+    One line a day: the date, the weekday, `day off` or `working day`, its name, and its source
+    (`holidays` and its version, the decree or letter that changed it, or the operator's file).
+    """
+    for entry in _calendar(calendar_file).days_of_note(year):
+        kind = "working day" if entry.working else "day off"
+        click.echo(
+            f"{entry.day.isoformat()} {entry.day:%a} {kind:<11}  {entry.name}  [{entry.source}]"
+        )
+
+
+def _calendar(path: Path | None) -> WorkCalendar:
+    from application.catalogue import load_calendar  # noqa: PLC0415
+
+    chosen = path or load_settings().calendar_file
     try:
-        return loader(path)  # type: ignore[operator]
+        return load_calendar(chosen)
     except (ValueError, OSError) as error:
-        fail(f"--calendar: {error}", 2)
+        fail(f"calendar file: {error}", 2)
         raise
 
 
@@ -277,8 +317,9 @@ def _register_commands() -> None:
     """Commands kept in modules of their own (they import this module's helpers)."""
     from api.cli_audit import audit, export, verify  # noqa: PLC0415
     from api.cli_projections import project, rebuild  # noqa: PLC0415
+    from api.cli_witness import witness  # noqa: PLC0415
 
-    for command in (project, rebuild, verify, export, audit):
+    for command in (project, rebuild, verify, export, audit, witness):
         main.add_command(command)
 
 

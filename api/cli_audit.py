@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from application.bootstrap import Database
     from application.transparency.log import AuditLog
     from application.transparency.note import Verifier
+    from application.transparency.verify import WitnessPolicy
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 PUBLIC_KEY_OPTION = click.option(
@@ -52,14 +53,30 @@ def _verifier_key_text(key: str) -> str:
     " (not needed when the sizes are equal).",
 )
 @PUBLIC_KEY_OPTION
+@click.option(
+    "--witness",
+    "witness_keys",
+    multiple=True,
+    metavar="VKEY",
+    help="A witness whose cosignature counts (its verifier key, or a file holding it);"
+    " repeat for each witness of the policy.",
+)
+@click.option(
+    "--quorum",
+    type=click.IntRange(min=1),
+    help="How many of the --witness keys must have cosigned each checkpoint (default: all).",
+)
 def verify(
     bundle: Path | None,
     consistency: tuple[Path, Path] | None,
     proof: Path | None,
     public_key: str | None,
+    witness_keys: tuple[str, ...],
+    quorum: int | None,
 ) -> None:
     """Check, offline, an exported dossier history (BUNDLE), or that a checkpoint extends an
-    older one (--consistency OLD NEW). Exit status 0 when everything holds, 1 when not."""
+    older one (--consistency OLD NEW). With --witness (and --quorum), each checkpoint must also
+    carry enough valid witness cosignatures. Exit status 0 when everything holds, 1 when not."""
     from application.transparency.note import MalformedKeyError, Verifier  # noqa: PLC0415
 
     if (bundle is None) == (not consistency):
@@ -72,24 +89,59 @@ def verify(
         Verifier.from_vkey(key_text)
     except (MalformedKeyError, ValueError) as error:
         fail(f"--public-key: {error}", 2)
+    policy = _witness_policy(witness_keys, quorum)
     if bundle is not None:
-        _verify_bundle(bundle, key_text)
+        _verify_bundle(bundle, key_text, policy)
     else:
         assert consistency
-        _verify_consistency(*consistency, proof, Verifier.from_vkey(key_text))
+        _verify_consistency(*consistency, proof, Verifier.from_vkey(key_text), policy)
 
 
-def _verify_bundle(bundle: Path, key_text: str) -> None:
+def _witness_policy(witness_keys: tuple[str, ...], quorum: int | None) -> WitnessPolicy | None:
+    from application.transparency.cosignature import CosignatureVerifier  # noqa: PLC0415
+    from application.transparency.verify import WitnessPolicy  # noqa: PLC0415
+
+    if not witness_keys:
+        if quorum is not None:
+            fail("--quorum needs the witnesses' keys: give --witness VKEY for each", 2)
+        return None
+    witnesses = []
+    for key in witness_keys:
+        try:
+            witnesses.append(CosignatureVerifier.from_vkey(_verifier_key_text(key)))
+        except ValueError as error:
+            fail(f"--witness {key}: {error}", 2)
+    try:
+        return WitnessPolicy(tuple(witnesses), len(witnesses) if quorum is None else quorum)
+    except ValueError as error:
+        fail(f"--quorum: {error}", 2)
+        raise  # unreachable: fail exits
+
+
+def _verify_bundle(bundle: Path, key_text: str, policy: WitnessPolicy | None) -> None:
     from application.transparency.verify import verify_bundle  # noqa: PLC0415
 
-    report = verify_bundle(bundle.read_bytes(), key_text)
+    report = verify_bundle(bundle.read_bytes(), key_text, policy=policy)
     for line in report.lines():
         click.echo(line)
     if not report.ok:
         raise SystemExit(1)
 
 
-def _verify_consistency(old: Path, new: Path, proof: Path | None, verifier: Verifier) -> None:
+def _check_quorum(policy: WitnessPolicy | None, notes: dict[str, bytes]) -> None:
+    if policy is None:
+        return
+    for which, note in notes.items():
+        names, problem = policy.check(note)
+        if problem is not None:
+            click.echo(f"FAILED: {which}: {problem}")
+            raise SystemExit(1)
+        click.echo(f"{which}: cosigned by {', '.join(names)}")
+
+
+def _verify_consistency(
+    old: Path, new: Path, proof: Path | None, verifier: Verifier, policy: WitnessPolicy | None
+) -> None:
     import msgspec  # noqa: PLC0415
 
     from application.transparency.bundle import (  # noqa: PLC0415
@@ -119,6 +171,7 @@ def _verify_consistency(old: Path, new: Path, proof: Path | None, verifier: Veri
                 f"the proof is from size {expected_sizes[0]} to {expected_sizes[1]}, the"
                 f" checkpoints are of sizes {older.tree_size} and {newer.tree_size}"
             )
+        _check_quorum(policy, {"the old checkpoint": old.read_bytes(), "the new": new.read_bytes()})
     except ConsistencyError as error:
         click.echo("FAILED: the checkpoints are not consistent")
         click.echo(str(error))
@@ -209,9 +262,10 @@ def audit_public_key() -> None:
 
 @audit.command("checkpoint", context_settings=CONTEXT)
 def audit_checkpoint() -> None:
-    """Log every event stored so far, sign a checkpoint if the log grew, and print the latest
-    checkpoint (a signed note). Refuses, with exit status 1, to sign a tree that contradicts an
-    earlier checkpoint."""
+    """Log every event stored so far, sign a checkpoint if the log grew, ask the witnesses
+    (LEDGER_WITNESSES) to cosign it, and print the latest checkpoint (a signed note, with its
+    cosignatures). Refuses, with exit status 1, to sign a tree that contradicts an earlier
+    checkpoint."""
     from application.bootstrap import prepare_database  # noqa: PLC0415
     from application.transparency.checkpoints import CheckpointRefused  # noqa: PLC0415
     from application.transparency.keyfile import SigningKeyError  # noqa: PLC0415
@@ -219,14 +273,40 @@ def audit_checkpoint() -> None:
 
     settings = load_settings()
     try:
-        latest = checkpoint_now(prepare_database(settings), settings)
+        latest, outcomes = checkpoint_now(prepare_database(settings), settings)
     except (CheckpointRefused, SigningKeyError) as error:
         fail(str(error))
         raise  # unreachable: fail exits
     if latest is None:
         fail("the log is empty: there is nothing to sign yet")
         raise AssertionError  # unreachable: fail exits
+    for url, outcome in outcomes.items():
+        click.echo(f"witness {url}: {outcome}", err=True)
     click.echo(latest.note, nl=False)
+
+
+@audit.command("alarms", context_settings=CONTEXT)
+@click.option(
+    "--acknowledge",
+    is_flag=True,
+    help="Mark every open alarm as dealt with (after keeping the evidence it names).",
+)
+def audit_alarms(acknowledge: bool) -> None:
+    """List the open alarms about the log (a witness refused a checkpoint signed with the
+    log's key: someone was shown another history). Exit status 1 while any is open."""
+    with _audit_log() as (_database, log):
+        with log.reading() as store:
+            alarms = store.open_alarms()
+        for alarm in alarms:
+            click.echo(f"{alarm.raised_at.isoformat()} {alarm}")
+        if acknowledge and alarms:
+            with log.writing() as store:
+                count = store.acknowledge_alarms()
+            click.echo(f"acknowledged {count} alarm(s)")
+            return
+    if alarms:
+        raise SystemExit(1)
+    click.echo("no open alarm")
 
 
 @audit.command("check", context_settings=CONTEXT)

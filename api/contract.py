@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Literal, TypeVar, Union, cast, get_args
 
 import msgspec
 
@@ -53,14 +53,14 @@ class Data(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, froze
     """The base of every event type's `data`."""
 
 
-class SubmittedData(Data):
+class SubmittedData(Data, frozen=True):
     """Registered online on a portal, not yet received (status 1 exists only online)."""
 
     procedure_code: Name
     channel: Literal["online"]
 
 
-class ReceivedData(Data):
+class ReceivedData(Data, frozen=True):
     """Received: the clock starts and the ledger computes the due date."""
 
     procedure_code: Name
@@ -69,11 +69,11 @@ class ReceivedData(Data):
     applicant_ref: Name | None = None
 
 
-class ReceiptRefusedData(Data):
+class ReceiptRefusedData(Data, frozen=True):
     reason: Text
 
 
-class TransferredData(Data):
+class TransferredData(Data, frozen=True):
     """A handover between units or agencies: one line of the control slip."""
 
     from_unit: Name
@@ -82,55 +82,55 @@ class TransferredData(Data):
     note: Text | None = None
 
 
-class SupplementRequestedData(Data):
+class SupplementRequestedData(Data, frozen=True):
     """The clock pauses until the applicant supplements the dossier."""
 
     reason: Text
     items: Annotated[list[Text], msgspec.Meta(max_length=MAX_ITEMS)] = []
 
 
-class SupplementProvidedData(Data):
+class SupplementProvidedData(Data, frozen=True):
     pass
 
 
-class FeeRequestedData(Data):
+class FeeRequestedData(Data, frozen=True):
     amount_vnd: AmountVnd
 
 
-class FeePaidData(Data):
+class FeePaidData(Data, frozen=True):
     amount_vnd: AmountVnd
 
 
-class WithdrawnData(Data):
+class WithdrawnData(Data, frozen=True):
     reason: Text | None = None
 
 
-class ProcessingStoppedData(Data):
+class ProcessingStoppedData(Data, frozen=True):
     reason: Text
 
 
-class ResolvedData(Data):
+class ResolvedData(Data, frozen=True):
     outcome: Outcome
     electronic_result: bool
     result_ref: Name | None = None
 
 
-class ResultReturnedData(Data):
+class ResultReturnedData(Data, frozen=True):
     channel: Channel | None = None
 
 
-class DeadlineExtendedData(Data):
+class DeadlineExtendedData(Data, frozen=True):
     """The apology letter with a new appointment date (the original due date is kept)."""
 
     new_due_at: Instant
     reason: Text
 
 
-class SatisfactionRatedData(Data):
+class SatisfactionRatedData(Data, frozen=True):
     rating: Rating
 
 
-class AnnotatedData(Data):
+class AnnotatedData(Data, frozen=True):
     """A note, or a correction of an earlier event by its version: events are never edited."""
 
     note: Text
@@ -157,63 +157,63 @@ class Event(
     expected_version: Version | None = None
 
 
-class SubmittedEvent(Event, tag="Submitted"):
+class SubmittedEvent(Event, tag="Submitted", frozen=True):
     data: SubmittedData
 
 
-class ReceivedEvent(Event, tag="Received"):
+class ReceivedEvent(Event, tag="Received", frozen=True):
     data: ReceivedData
 
 
-class ReceiptRefusedEvent(Event, tag="ReceiptRefused"):
+class ReceiptRefusedEvent(Event, tag="ReceiptRefused", frozen=True):
     data: ReceiptRefusedData
 
 
-class TransferredEvent(Event, tag="Transferred"):
+class TransferredEvent(Event, tag="Transferred", frozen=True):
     data: TransferredData
 
 
-class SupplementRequestedEvent(Event, tag="SupplementRequested"):
+class SupplementRequestedEvent(Event, tag="SupplementRequested", frozen=True):
     data: SupplementRequestedData
 
 
-class SupplementProvidedEvent(Event, tag="SupplementProvided"):
+class SupplementProvidedEvent(Event, tag="SupplementProvided", frozen=True):
     data: SupplementProvidedData = SupplementProvidedData()
 
 
-class FeeRequestedEvent(Event, tag="FeeRequested"):
+class FeeRequestedEvent(Event, tag="FeeRequested", frozen=True):
     data: FeeRequestedData
 
 
-class FeePaidEvent(Event, tag="FeePaid"):
+class FeePaidEvent(Event, tag="FeePaid", frozen=True):
     data: FeePaidData
 
 
-class WithdrawnEvent(Event, tag="Withdrawn"):
+class WithdrawnEvent(Event, tag="Withdrawn", frozen=True):
     data: WithdrawnData = WithdrawnData()
 
 
-class ProcessingStoppedEvent(Event, tag="ProcessingStopped"):
+class ProcessingStoppedEvent(Event, tag="ProcessingStopped", frozen=True):
     data: ProcessingStoppedData
 
 
-class ResolvedEvent(Event, tag="Resolved"):
+class ResolvedEvent(Event, tag="Resolved", frozen=True):
     data: ResolvedData
 
 
-class ResultReturnedEvent(Event, tag="ResultReturned"):
+class ResultReturnedEvent(Event, tag="ResultReturned", frozen=True):
     data: ResultReturnedData = ResultReturnedData()
 
 
-class DeadlineExtendedEvent(Event, tag="DeadlineExtended"):
+class DeadlineExtendedEvent(Event, tag="DeadlineExtended", frozen=True):
     data: DeadlineExtendedData
 
 
-class SatisfactionRatedEvent(Event, tag="SatisfactionRated"):
+class SatisfactionRatedEvent(Event, tag="SatisfactionRated", frozen=True):
     data: SatisfactionRatedData
 
 
-class AnnotatedEvent(Event, tag="Annotated"):
+class AnnotatedEvent(Event, tag="Annotated", frozen=True):
     data: AnnotatedData
 
 
@@ -234,7 +234,7 @@ EventIn = Union[  # noqa: UP007 (a union of classes is a value here, for msgspec
     SatisfactionRatedEvent,
     AnnotatedEvent,
 ]
-EVENT_TYPES: tuple[type[Event], ...] = EventIn.__args__
+EVENT_TYPES: tuple[type[Event], ...] = get_args(EventIn)
 
 
 DossierCodeText = Annotated[
@@ -251,16 +251,20 @@ DossierCodeText = Annotated[
 
 def _in_batch(event_type: type[Event]) -> type[Event]:
     """The same event as a batch item: its fields and the dossier it belongs to."""
-    return msgspec.defstruct(
-        f"{event_type.__struct_config__.tag}InBatch",
-        [("dossier_code", DossierCodeText)],
-        bases=(event_type,),
-        tag_field="type",
-        tag=event_type.__struct_config__.tag,
-        forbid_unknown_fields=True,
-        frozen=True,
-        kw_only=True,
-        module=__name__,
+    # defstruct is typed to return a Struct; with `bases=(event_type,)` it is an Event.
+    return cast(
+        "type[Event]",
+        msgspec.defstruct(
+            f"{event_type.__struct_config__.tag}InBatch",
+            [("dossier_code", DossierCodeText)],
+            bases=(event_type,),
+            tag_field="type",
+            tag=event_type.__struct_config__.tag,
+            forbid_unknown_fields=True,
+            frozen=True,
+            kw_only=True,
+            module=__name__,
+        ),
     )
 
 
@@ -349,7 +353,10 @@ def batch_item_code(raw: msgspec.Raw) -> str | None:
     return code
 
 
-def _decode(decoder: msgspec.json.Decoder[Any], body: bytes | msgspec.Raw) -> Any:
+T = TypeVar("T")
+
+
+def _decode(decoder: msgspec.json.Decoder[T], body: bytes | msgspec.Raw) -> T:
     try:
         return decoder.decode(body)
     except msgspec.ValidationError as error:

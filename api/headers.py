@@ -9,15 +9,20 @@ from __future__ import annotations
 from litestar.types import Message, Scope
 
 PUBLIC_UNDER_V1 = frozenset({"/v1/audit/checkpoint", "/v1/audit/public-key"})
-"""What a shared cache may keep: the transparency log's signed head and key. The rest of /v1
-is about people's dossiers, the public lookup included."""
+"""What a shared cache may keep: the transparency log's signed head and key, its checkpoints
+and its hash tiles (PUBLIC_PREFIXES; not its entry bundles, the events). The rest of /v1 is
+about people's dossiers, the public lookup included."""
+PUBLIC_PREFIXES = ("/v1/audit/checkpoints", "/v1/audit/log/checkpoint", "/v1/audit/log/tile/")
+NOT_PUBLIC_PREFIX = "/v1/audit/log/tile/entries/"
 
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
 _NO_STORE = (b"cache-control", b"no-store")
 
 
 def _private(path: str) -> bool:
-    return path.startswith("/v1/") and path not in PUBLIC_UNDER_V1
+    if not path.startswith("/v1/") or path in PUBLIC_UNDER_V1:
+        return False
+    return not path.startswith(PUBLIC_PREFIXES) or path.startswith(NOT_PUBLIC_PREFIX)
 
 
 async def security_headers(message: Message, scope: Scope) -> None:

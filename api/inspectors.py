@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Response, get
@@ -70,14 +70,21 @@ def history_event(entry: HistoryEntry) -> HistoryEventOut:
 
 
 def dossier_out(
-    dossier: Dossier | DossierStatusRow, now: datetime, calendar: WorkCalendar
+    dossier: Dossier | DossierStatusRow,
+    now: datetime,
+    calendar: WorkCalendar,
+    agencies: Mapping[str, str],
 ) -> DossierOut:
-    """The inspector's view of a dossier, replayed (an aggregate) or read (a read-model row)."""
+    """The inspector's view of a dossier, replayed (an aggregate) or read (a read-model row).
+
+    `extensions` counts its apology letters; `extended_after_due` says one came after the due
+    date then in force (the national rule allows one, before the due date)."""
     timeliness = dossier.timeliness(now, calendar)
     return DossierOut(
         code=str(dossier.code),
         procedure=dossier.procedure_code,
         agency=dossier.agency,
+        agency_name=agencies.get(dossier.agency),
         channel=None if dossier.channel is None else dossier.channel.value,
         status=status_out(dossier.status),
         received_at=shown(dossier.received_at),
@@ -86,6 +93,8 @@ def dossier_out(
         resolved_at=shown(dossier.resolved_at),
         returned_at=shown(dossier.returned_at),
         supplement_requests=dossier.supplement_requests,
+        extensions=dossier.extensions,
+        extended_after_due=dossier.extended_after_due,
         timeliness=None if timeliness is None else timeliness.value,
         version=dossier.version,
     )
@@ -112,7 +121,7 @@ class InspectorController(Controller):
         dossier = replay(entries)
         if dossier is None:
             raise _not_found(code)
-        return dossier_out(dossier, datetime.now(UTC), runtime.rules.calendar)
+        return dossier_out(dossier, datetime.now(UTC), runtime.rules.calendar, runtime.agencies)
 
     @get("/{code:str}/history", summary="Every event of a dossier, in order, with its position")
     async def history(self, runtime: Runtime, code: FromPath[str]) -> HistoryOut:
@@ -164,7 +173,7 @@ class InspectorController(Controller):
         dossier = replay(chosen)
         if dossier is None:
             raise ProblemError(404, "not_yet_existing", f"{code} did not exist at {at}", field="at")
-        return dossier_out(dossier, moment, runtime.rules.calendar)
+        return dossier_out(dossier, moment, runtime.rules.calendar, runtime.agencies)
 
 
 class DossierListOut(msgspec.Struct):
@@ -176,7 +185,9 @@ class DossierListOut(msgspec.Struct):
 LIST_COLUMNS = (
     "code", "procedure", "agency", "channel", "status", "received_at", "due_at",
     "original_due_at", "resolved_at", "returned_at", "supplement_requests", "timeliness", "version",
+    "agency_name", "extensions", "extended_after_due",
 )  # fmt: skip
+"""The CSV columns of a list: the first ones as they always were, later ones added at the end."""
 
 
 def csv_response(
@@ -215,8 +226,10 @@ class DossierListController(Controller):
         summary="Dossiers by agency, procedure, status or timeliness, a page at a time",
         description=(
             "Ordered by code. `overdue=true` / `due_soon=true` (or `timeliness=`) judge at the "
-            "moment of asking. Pass `next_after` back as `after` for the next page. "
-            "`format=csv` answers the page as CSV."
+            "moment of asking. `min_extensions=2` lists dossiers with two apology letters or "
+            "more, `extended_after_due=true` those with one sent after the due date then in "
+            "force (the national rule allows one, before the due date). Pass `next_after` back "
+            "as `after` for the next page. `format=csv` answers the page as CSV."
         ),
     )
     async def list_dossiers(
@@ -229,6 +242,8 @@ class DossierListController(Controller):
         overdue: FromQuery[bool] = False,
         due_soon: FromQuery[bool] = False,
         timeliness: str | None = Parameter(default=None, description="early, on_time, …"),
+        min_extensions: int | None = Parameter(default=None, ge=0, le=1000),
+        extended_after_due: FromQuery[bool | None] = None,
         after: FromQuery[str | None] = None,
         limit: int = Parameter(default=50, ge=1, le=1000),
         format: str = Parameter(default="json", pattern="^(json|csv)$"),
@@ -239,6 +254,8 @@ class DossierListController(Controller):
             procedure_code=procedure,
             status=None if status is None else Status(status),
             timeliness=wanted,
+            min_extensions=min_extensions,
+            extended_after_due=extended_after_due,
         )
         now = datetime.now(UTC)
         page = await asyncio.to_thread(
@@ -249,7 +266,9 @@ class DossierListController(Controller):
             after=after,
             limit=limit,
         )
-        items = [dossier_out(row, now, runtime.rules.calendar) for row in page.rows]
+        items = [
+            dossier_out(row, now, runtime.rules.calendar, runtime.agencies) for row in page.rows
+        ]
         if format == "csv":
             rows = ([_csv_cell(getattr(item, column)) for column in LIST_COLUMNS] for item in items)
             return csv_response(LIST_COLUMNS, rows, "dossiers")
@@ -281,8 +300,19 @@ class RatioOut(msgspec.Struct):
     denominator: int
 
 
+class ProcedureAverageOut(msgspec.Struct):
+    """Indicator 2.2 of one procedure, in its own unit."""
+
+    procedure: str
+    unit: str
+    value: float | None
+    numerator: float
+    denominator: int
+
+
 class ReportOut(msgspec.Struct):
     agency: str | None
+    agency_name: str | None
     procedure: str | None
     from_: str = msgspec.field(name="from")
     to: str = ""
@@ -292,16 +322,20 @@ class ReportOut(msgspec.Struct):
     online_rate: RatioOut | None = None
     electronic_result_rate: RatioOut | None = None
     counts: dict[str, Any] = msgspec.field(default_factory=dict)
+    average_processing_time_by_procedure: list[ProcedureAverageOut] = msgspec.field(
+        default_factory=list
+    )
 
 
 def _ratio(ratio: Ratio) -> RatioOut:
     return RatioOut(value=ratio.value, numerator=ratio.numerator, denominator=ratio.denominator)
 
 
-def report_out(report: TimelinessReport) -> ReportOut:
+def report_out(report: TimelinessReport, agencies: Mapping[str, str]) -> ReportOut:
     counts = _counts(report)
     return ReportOut(
         agency=report.agency,
+        agency_name=None if report.agency is None else agencies.get(report.agency),
         procedure=report.procedure_code,
         from_=report.first_day.isoformat(),
         to=report.last_day.isoformat(),
@@ -311,6 +345,16 @@ def report_out(report: TimelinessReport) -> ReportOut:
         online_rate=_ratio(report.online_rate),
         electronic_result_rate=_ratio(report.electronic_result_rate),
         counts=counts,
+        average_processing_time_by_procedure=[
+            ProcedureAverageOut(
+                procedure=average.procedure_code,
+                unit=average.unit.value,
+                value=average.average.value,
+                numerator=average.average.numerator,
+                denominator=average.average.denominator,
+            )
+            for average in report.average_processing_time_by_procedure
+        ],
     )
 
 
@@ -334,17 +378,20 @@ class ReportController(Controller):
         summary="Timeliness indicators of an agency or a procedure over a period",
         description=(
             "Indicators of Decision 766/QĐ-TTg: on-time rate (2.1), average processing time in "
-            "working days (2.2), online rate (3.3), electronic-result rate (4.1), each with its "
-            "numerator and denominator, and the counts behind them. `from`/`to` are local dates "
-            "(inclusive). `format=csv` answers one CSV row."
+            "working days (2.2) and per procedure in its own unit, online rate (3.3), "
+            "electronic-result rate over procedures whose result is a document (4.1), each with "
+            "its numerator and denominator, and the counts behind them. `from`/`to` are local "
+            "dates (inclusive). The period is reported as it stood at its end (`as_of`): a "
+            "dossier finished after `to` counts as open then, so a past period's figures do "
+            "not change. `format=csv` answers one CSV row."
         ),
     )
     async def timeliness(
         self,
         runtime: Runtime,
         read_models: ReadModels,
-        from_: date = QueryParameter(name="from"),
-        to: date = QueryParameter(name="to"),
+        from_: Annotated[date, QueryParameter(name="from")],
+        to: Annotated[date, QueryParameter(name="to")],
         agency: FromQuery[str | None] = None,
         procedure: FromQuery[str | None] = None,
         format: str = Parameter(default="json", pattern="^(json|csv)$"),
@@ -356,15 +403,15 @@ class ReportController(Controller):
         report = await asyncio.to_thread(
             timeliness_report,
             read_models.timeliness,
-            read_models.dossier_status,
             agency=agency,
             procedure_code=procedure,
             first_day=from_,
             last_day=to,
             now=datetime.now(UTC),
             calendar=runtime.rules.calendar,
+            procedures=runtime.rules.procedures,
         )
-        body = report_out(report)
+        body = report_out(report, runtime.agencies)
         if format == "csv":
             header, row = _report_row(body)
             return csv_response(header, [row], "timeliness")
@@ -385,4 +432,6 @@ def _report_row(body: ReportOut) -> tuple[list[str], list[object]]:
         row += [ratio.value, ratio.numerator, ratio.denominator]
     header += list(body.counts)
     row += list(body.counts.values())
+    header.append("agency_name")
+    row.append(body.agency_name)
     return header, row

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 
 from litestar import Response, get
 from litestar.datastructures import State
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -79,7 +80,7 @@ class RequestMetricsMiddleware:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -94,7 +95,7 @@ class RequestMetricsMiddleware:
         try:
             await self.app(scope, receive, timed_send)
         finally:
-            route = scope.get("path_template") or "unmatched"  # type: ignore[typeddict-item]
+            route = scope.get("path_template") or "unmatched"
             self.metrics.observe(scope["method"], route, status, time.perf_counter() - started)
 
 
@@ -132,6 +133,12 @@ class LedgerCollector(Collector):
         )
         head.add_metric([], report.events or 0)
         yield head
+        alarms = GaugeMetricFamily(
+            "ledger_audit_log_alarms",
+            "Open alarms about the transparency log (a witness saw another history of it)",
+        )
+        alarms.add_metric([], len(report.alarms))
+        yield alarms
         lag = GaugeMetricFamily(
             "ledger_projection_lag",
             "Head position minus the projection's position",

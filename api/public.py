@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Annotated
 
 from litestar import Controller, get
 from litestar.middleware.base import DefineMiddleware
@@ -71,7 +72,9 @@ class PublicController(Controller):
         runtime: Runtime,
         read_models: ReadModels,
         code: FromPath[str],
-        secret: str = HeaderParameter(name="X-Lookup-Secret", min_length=1, max_length=64),
+        secret: Annotated[
+            str, HeaderParameter(name="X-Lookup-Secret", min_length=1, max_length=64)
+        ],
     ) -> PublicDossierOut:
         row = await find_public_dossier(runtime, read_models, code, secret)
         if row is None:
@@ -82,6 +85,7 @@ class PublicController(Controller):
             status=status_out(row.status),
             procedure={"code": row.procedure_code, "name": row.procedure_name},
             agency=row.agency,
+            agency_name=runtime.agencies.get(row.agency),
             received_at=shown(row.received_at),
             due_at=shown(row.due_at),
             timeliness=None if timeliness is None else timeliness.value,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import msgspec
 
@@ -11,6 +11,10 @@ from api.problems import RefusedInBatch
 from domain.calendar import LOCAL_TZ
 
 
+@overload
+def shown(instant: datetime) -> datetime: ...
+@overload
+def shown(instant: None) -> None: ...
 def shown(instant: datetime | None) -> datetime | None:
     """Instants are stored in UTC and shown in Asia/Ho_Chi_Minh (+07:00).
 
@@ -65,6 +69,8 @@ class HealthOut(msgspec.Struct):
     database: Literal["ok", "unavailable"]
     events: int | None
     projections: dict[str, dict[str, int | None]]
+    alarms: list[str] = []
+    """Open alarms about the transparency log (a witness saw another history): act on them."""
 
 
 class DossierOut(msgspec.Struct):
@@ -73,6 +79,7 @@ class DossierOut(msgspec.Struct):
     code: str
     procedure: str | None
     agency: str
+    agency_name: str | None
     channel: str | None
     status: StatusOut | None
     received_at: datetime | None
@@ -81,6 +88,8 @@ class DossierOut(msgspec.Struct):
     resolved_at: datetime | None
     returned_at: datetime | None
     supplement_requests: int
+    extensions: int
+    extended_after_due: bool
     timeliness: str | None
     version: int
 
@@ -92,6 +101,7 @@ class PublicDossierOut(msgspec.Struct):
     status: StatusOut | None
     procedure: dict[str, str | None]
     agency: str
+    agency_name: str | None
     received_at: datetime | None
     due_at: datetime | None
     timeliness: str | None

@@ -44,7 +44,7 @@ from domain.commands import (
 from domain.commands import (
     Outcome as Resolution,
 )
-from domain.procedures import Procedure
+from domain.procedures import DISTRICT_LEVEL, Procedure
 from domain.status import EventType
 
 DEMO_SOURCE = "demo"
@@ -139,6 +139,7 @@ class _Author:
         channel = self._open(story, procedure, received)
         if channel is None:
             return story
+        assert procedure.processing_time is not None  # load_demo picks timed procedures
         due = self.calendar.due_at(received, procedure.processing_time)
         budget = max(self.calendar.working_time_between(received, due).total_seconds() / 3600, 4.0)
         t = self._process(story, received, budget)
@@ -282,7 +283,12 @@ def load_demo(
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
     calendar = runtime.rules.calendar
-    procedures: Sequence[Procedure] = list(runtime.rules.procedures.values())
+    # Stories need a due date to be early or late against, and a level that still exists.
+    procedures: Sequence[Procedure] = [
+        procedure
+        for procedure in runtime.rules.procedures.values()
+        if procedure.processing_time is not None and procedure.level != DISTRICT_LEVEL
+    ]
     author = _Author(calendar, rng, runtime.secrets.digest, seed)
     samples: dict[str, str] = {}
     serials: dict[tuple[str, str], int] = {}

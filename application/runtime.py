@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+import psycopg
 from eventsourcing.persistence import PersistenceError, TrackingRecorder
 
 from application.bootstrap import Database, open_ledger, prepare_database
-from application.catalogue import load_calendar, load_procedures
+from application.catalogue import load_agencies, load_calendar, load_procedures
 from application.database import DatabaseUnavailable, database_head
 from application.keys import ApiKeys
 from application.ledger import DossierLedger
 from application.secrets import LookupSecrets
 from application.settings import Settings
+from application.transparency.alarms import alarm_reasons
 from application.writer import IngestWriter
 from domain.commands import Rules
 
@@ -47,6 +50,8 @@ class HealthReport:
     database: Literal["ok", "unavailable"]
     events: int | None
     projections: dict[str, dict[str, int | None]]
+    alarms: tuple[str, ...] = ()
+    """Open alarms about the transparency log (application.transparency.alarms)."""
 
 
 @dataclass
@@ -57,6 +62,8 @@ class Runtime:
     rules: Rules
     keys: ApiKeys
     secrets: LookupSecrets
+    agencies: Mapping[str, str] = field(default_factory=dict)
+    """Agencies' Vietnamese names by code (LEDGER_AGENCIES_FILE, or the shipped sample)."""
     views: dict[str, TrackingRecorder] = field(default_factory=dict)
     _writer: IngestWriter | None = None
 
@@ -74,6 +81,7 @@ class Runtime:
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
         rules = load_rules(settings)
+        agencies = load_agencies(settings.agencies_file)
         database = prepare_database(settings)
         ledger = open_ledger(database, pool_size=settings.pool_size)
         keys = ApiKeys(ledger.factory.datastore)  # type: ignore[attr-defined]
@@ -84,6 +92,7 @@ class Runtime:
             rules=rules,
             keys=keys,
             secrets=LookupSecrets.from_file(settings.secret_pepper_path),
+            agencies=agencies,
         )
 
     def health(self) -> HealthReport:
@@ -95,13 +104,19 @@ class Runtime:
             positions = {
                 name: view.max_tracking_id(self.ledger.name) for name, view in self.views.items()
             }
-        except (PersistenceError, DatabaseUnavailable):
+            alarms = self.alarms()
+        except (PersistenceError, DatabaseUnavailable, psycopg.Error):
             return HealthReport("degraded", "unavailable", None, {})
         projections = {
             name: {"position": position, "lag": head - (position or 0)}
             for name, position in positions.items()
         }
-        return HealthReport("ok", "ok", head, projections)
+        return HealthReport("ok", "ok", head, projections, tuple(alarms))
+
+    def alarms(self) -> list[str]:
+        """The open alarms about the transparency log, one reason each: a readiness check
+        reports them (raises psycopg.Error when the database does not answer)."""
+        return alarm_reasons(self.database.url, self.database.app_role)
 
     def close(self) -> None:
         if self._writer is not None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import platformdirs
 
+from application.transparency.witnessing import WitnessConfig, parse_witnesses
 from domain.commands import SupplementPolicy
 
 PREFIX = "LEDGER_"
@@ -59,6 +60,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     """Addresses or networks whose X-Forwarded-For the ledger believes (none: nobody's)."""
     public_url: str | None = None  # the pages' address as the public sees it (lookup_url)
+    witnesses: tuple[WitnessConfig, ...] = ()
+    """Witnesses asked to cosign each checkpoint: `<URL> <verifier key>`, `;`-separated."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -174,5 +177,6 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "PUBLIC_RATE_LIMIT_PER_MINUTE": ("public_rate_limit_per_minute", _rate_limit),
     "TRUSTED_PROXIES": ("trusted_proxies", _networks),
     "PUBLIC_URL": ("public_url", _url),
+    "WITNESSES": ("witnesses", parse_witnesses),
 }
 """Each LEDGER_ variable: the setting it fills and how its text is read."""

@@ -196,12 +196,12 @@ def bench_report(runtime: Runtime, read_models: object) -> float:
         started = time.perf_counter()
         timeliness_report(
             read_models.timeliness,  # type: ignore[attr-defined]
-            read_models.dossier_status,  # type: ignore[attr-defined]
             agency=agency,
             first_day=date(2025, 12, 1),
             last_day=date(2026, 11, 30),
             now=datetime.now(UTC),
             calendar=runtime.rules.calendar,
+            procedures=runtime.rules.procedures,
         )
         timings.append(time.perf_counter() - started)
     return statistics.median(timings) * 1000

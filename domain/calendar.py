@@ -2,9 +2,15 @@
 
 Working days are Monday to Friday minus the public holidays that the `holidays` package knows for
 country VN (New Year, Tết and the other lunar holidays, 30/4, 1/5, 2/9, observed days), plus the
-Saturdays the government swaps into working days, adjusted by an operator's overrides (days off or
-working days announced after the package was released). Working hours are 07:00 to 11:30 and
-13:30 to 17:00 by default: a working day is 8 hours.
+Saturdays the government swaps into working days. Three layers decide, each over the one before:
+
+1. `holidays` (the pinned release);
+2. the days off and working days decreed after that release (`decreed`: the ledger ships them,
+   each with its legal source, e.g. 2 January 2026 off and Saturday 10 January 2026 worked,
+   letter 12729/VPCP-KGVX);
+3. an operator's overrides (a province's own days, or a decree the ledger does not ship yet).
+
+Working hours are 07:00 to 11:30 and 13:30 to 17:00 by default: a working day is 8 hours.
 
 Arithmetic is done on Asia/Ho_Chi_Minh wall-clock time: Vietnam has kept UTC+07:00, without daylight
 saving, since 1975, so a wall-clock difference is elapsed time.
@@ -14,8 +20,11 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache
+from importlib import metadata
+from types import MappingProxyType
 from typing import Any, Final, TypeAlias
 from zoneinfo import ZoneInfo
 
@@ -38,8 +47,26 @@ Clock: TypeAlias = timedelta
 """A wall-clock time of day, as the time elapsed since local midnight."""
 
 
+HOLIDAYS_SOURCE: Final = f"holidays {metadata.version('holidays')} (VN)"
+"""Where the public holidays and swapped Saturdays of layer 1 come from."""
+
+OPERATOR_SOURCE: Final = "operator's calendar file"
+
+
 class CalendarOverrideError(ValueError):
     """An operator's calendar overrides are malformed; the message names the key and the value."""
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    """A day that is not an ordinary weekday or weekend day: a day off (`working` False) or an
+    extra working day, with its name and where it comes from (a legal source, `holidays`, or
+    the operator's file)."""
+
+    day: date
+    working: bool
+    name: str
+    source: str
 
 
 class WorkCalendar:
@@ -49,24 +76,44 @@ class WorkCalendar:
     ones raise ValueError); every instant returned is in `LOCAL_TZ`.
     """
 
-    __slots__ = ("_day_length", "_days_off", "_periods", "_working_days", "_working_ordinals")
+    __slots__ = (
+        "_day_length",
+        "_days_off",
+        "_decreed",
+        "_operator_source",
+        "_periods",
+        "_working_days",
+        "_working_ordinals",
+    )
 
     def __init__(
         self,
         *,
+        decreed: Iterable[CalendarDay] = (),
         extra_days_off: Iterable[date] = (),
         extra_working_days: Iterable[date] = (),
         working_periods: Sequence[tuple[time, time]] = DEFAULT_WORKING_PERIODS,
+        operator_source: str = OPERATOR_SOURCE,
     ) -> None:
+        """`decreed`: layer 2; `extra_days_off` and `extra_working_days`: the operator's layer 3
+        (a day in both is a day off), named `operator_source` in `days_of_note`."""
+        self._decreed = _decreed(decreed)
         self._days_off = _dates(extra_days_off, "extra_days_off")
         self._working_days = _dates(extra_working_days, "extra_working_days")
+        self._operator_source = operator_source
         self._periods = _clock_periods(working_periods)
         self._day_length = sum((end - start for start, end in self._periods), _ZERO)
         # Per year, the ordinals of its working days, sorted: whole days are skipped by bisection.
         self._working_ordinals: dict[int, tuple[int, ...]] = {}
 
     @classmethod
-    def from_overrides(cls, overrides: Mapping[str, Any]) -> WorkCalendar:
+    def from_overrides(
+        cls,
+        overrides: Mapping[str, Any],
+        *,
+        decreed: Iterable[CalendarDay] = (),
+        operator_source: str = OPERATOR_SOURCE,
+    ) -> WorkCalendar:
         """A calendar with an operator's overrides, as parsed from a TOML or JSON file.
 
         `{"days_off": ["2026-09-03", …], "working_days": ["2026-…", …],
@@ -85,9 +132,11 @@ class WorkCalendar:
         if "working_periods" in overrides:
             working_periods = _override_periods(overrides["working_periods"])
         return cls(
+            decreed=decreed,
             extra_days_off=_override_dates(overrides, "days_off"),
             extra_working_days=_override_dates(overrides, "working_days"),
             working_periods=working_periods,
+            operator_source=operator_source,
         )
 
     @property
@@ -95,19 +144,43 @@ class WorkCalendar:
         return self._day_length
 
     def is_working_day(self, day: date) -> bool:
-        """Monday to Friday except public holidays, plus swapped Saturdays, then the overrides.
+        """Monday to Friday except public holidays, plus swapped Saturdays; then the decreed
+        days; then the operator's overrides.
 
-        An operator's extra working day wins over a holiday or a weekend; an operator's extra day
-        off wins over everything.
+        A decreed day wins over `holidays`; an operator's extra working day wins over both; an
+        operator's extra day off wins over everything.
         """
         if day in self._days_off:
             return False
         if day in self._working_days:
             return True
+        decreed = self._decreed.get(day)
+        if decreed is not None:
+            return decreed.working
         public_holidays, weekend_workdays = _public_calendar(day.year)
         if day.weekday() >= _SATURDAY:
             return day in weekend_workdays
         return day not in public_holidays
+
+    def days_of_note(self, year: int) -> list[CalendarDay]:
+        """The year's days off on weekdays, holidays, and extra working days, in date order,
+        each as the layer that decides it says (see `is_working_day`)."""
+        holiday_names, weekend_workdays = _public_names(year)
+        found: dict[date, CalendarDay] = {
+            day: CalendarDay(day, False, name, HOLIDAYS_SOURCE)
+            for day, name in holiday_names.items()
+        }
+        for day in weekend_workdays:
+            found[day] = CalendarDay(day, True, "Ngày làm việc bù", HOLIDAYS_SOURCE)
+        for day, entry in self._decreed.items():
+            if day.year == year:
+                found[day] = entry
+        for day in self._working_days | self._days_off:
+            if day.year == year:
+                working = day not in self._days_off
+                name = "Ngày làm việc" if working else "Ngày nghỉ"
+                found[day] = CalendarDay(day, working, name, self._operator_source)
+        return [found[day] for day in sorted(found)]
 
     def is_working_moment(self, instant: datetime) -> bool:
         """Inside working hours of a working day; a period's end (11:30, 17:00) is not."""
@@ -184,14 +257,38 @@ class WorkCalendar:
         """When a dossier received at `start` is due (hạn trả kết quả).
 
         The clock starts at receipt, or at the next working moment when received outside working
-        hours; working days are counted in working time, calendar days by `add_calendar_days`.
+        hours; working days and working hours are counted in working time, calendar days by
+        `add_calendar_days`, a time with a same-day cutoff by `add_days_with_cutoff`.
         """
         amount, unit = processing_time.amount, processing_time.unit
+        if processing_time.same_day_cutoff is not None:
+            return self.add_days_with_cutoff(start, amount, processing_time.same_day_cutoff)
         if unit == TimeUnit.WORKING_DAYS:
             return self.add_working_days(start, amount)
+        if unit == TimeUnit.WORKING_HOURS:
+            return self.add_working_time(start, timedelta(hours=amount))
         if unit == TimeUnit.CALENDAR_DAYS:
             return self.add_calendar_days(self.next_working_moment(start), amount)
         raise ValueError(f"unknown processing time unit: {unit!r}")
+
+    def add_days_with_cutoff(self, start: datetime, days: int, cutoff: time) -> datetime:
+        """The close of the `days`-th working day after the day of receipt (0: that day).
+
+        The day of receipt is the local date of `start` when it is a working day and `start` is
+        before `cutoff`; otherwise the next working day. So with 0 days and a 15:00 cutoff, a
+        dossier received at 14:59 is due at 17:00 that day, and one received at 15:00 at 17:00
+        on the next working day (the same-day procedures of the catalogues: "trong ngày làm
+        việc; nếu tiếp nhận sau 15 giờ thì trả trong ngày làm việc tiếp theo").
+        """
+        if days < 0:
+            raise ValueError(f"working days must not be negative: {days}")
+        local = _local(start)
+        day = local.date()
+        if not self.is_working_day(day) or _clock(local) >= _time_clock(cutoff):
+            day = self._nth_working_day_after(day, 1)
+        if days:
+            day = self._nth_working_day_after(day, days)
+        return _at(day, self._periods[-1][1])
 
     def local_date(self, instant: datetime) -> date:
         """The date of `instant` in Asia/Ho_Chi_Minh: the date the legal rules speak of."""
@@ -255,15 +352,31 @@ class WorkCalendar:
 
 @cache
 def _public_calendar(year: int) -> tuple[frozenset[date], frozenset[date]]:
-    """Vietnam's public holidays and swapped working weekend days in `year`, per `holidays`.
+    """Vietnam's public holidays and swapped working weekend days in `year`, per `holidays`."""
+    names, weekend_workdays = _public_names(year)
+    return frozenset(names), weekend_workdays
+
+
+@cache
+def _public_names(year: int) -> tuple[Mapping[date, str], frozenset[date]]:
+    """The public holidays of `year` with their Vietnamese names, and its working weekend days.
 
     A swap is listed under the year of its day off, which may be the year before or after the
     working Saturday (31/12/2018 off for Saturday 05/01/2019), so the neighbouring years are loaded.
     """
-    country = holidays.country_holidays("VN", years=(year - 1, year, year + 1))
-    public_holidays = frozenset(day for day in country if day.year == year)
+    country = holidays.country_holidays("VN", years=(year - 1, year, year + 1), language="vi")
+    names = {day: name for day, name in country.items() if day.year == year}
     weekend_workdays = frozenset(day for day in country.weekend_workdays if day.year == year)
-    return public_holidays, weekend_workdays
+    return MappingProxyType(names), weekend_workdays
+
+
+def _decreed(entries: Iterable[CalendarDay]) -> dict[date, CalendarDay]:
+    by_day: dict[date, CalendarDay] = {}
+    for entry in entries:
+        if entry.day in by_day:
+            raise ValueError(f"decreed calendar: {entry.day} appears twice")
+        by_day[entry.day] = entry
+    return by_day
 
 
 def _local(instant: datetime) -> datetime:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from functools import lru_cache
-from typing import NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, BaseAggregate
@@ -45,6 +45,7 @@ from domain.commands import (
     WithdrawnData,
 )
 from domain.errors import (
+    DistrictLevelAbolished,
     EventIdReused,
     ExpectedVersionMismatch,
     InvalidEventData,
@@ -123,11 +124,13 @@ class Dossier(Aggregate):
     """One dossier's history and its current state.
 
     State for read models and the API: code (agency, receipt_date), procedure_code,
-    procedure_name, processing_time, channel, status, submitted_at, received_at, due_at (the
-    appointment date, moved by an apology letter), original_due_at (the one timeliness counts),
-    paused_at (set while waiting for a supplement), resolved_at, returned_at, finished_at,
-    outcome, electronic_result, result_ref, return_channel, supplement_requests, rating,
-    lookup_secret_digest, applicant_ref, last_occurred_at, version.
+    procedure_name, processing_time (None: no appointment date), fee_pauses_clock,
+    result_document, channel, status, submitted_at, received_at, due_at (the appointment date,
+    moved by an apology letter), original_due_at (the one timeliness counts), paused_at (set
+    while the clock is stopped: waiting for a supplement, or for fees when they pause it),
+    resolved_at, returned_at, finished_at, outcome, electronic_result, result_ref,
+    return_channel, supplement_requests, extensions (apology letters), extended_after_due,
+    rating, lookup_secret_digest, applicant_ref, last_occurred_at, version.
     """
 
     class Event(Aggregate.Event):
@@ -178,22 +181,38 @@ class Dossier(Aggregate):
             dossier.channel = Channel(self.channel)
 
     class Received(Opening):
+        """The procedure's rules at receipt travel with the dossier: its processing time (None:
+        no appointment date, then `due_at` is None too), a same-day cutoff ("15:00"), whether
+        waiting for fees stops the clock, and whether the result is a document (4.1)."""
+
+        class_version = 2
+
         procedure_code: str
         procedure_name: str
-        processing_time_amount: int
-        processing_time_unit: TimeUnit
+        processing_time_amount: int | None
+        processing_time_unit: TimeUnit | None
+        same_day_cutoff: str | None
+        fee_pauses_clock: bool
+        result_document: bool
         channel: Channel
         lookup_secret_digest: str
         applicant_ref: str | None
-        due_at: datetime
+        due_at: datetime | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Version 1 knew whole days only, no fee pauses, and counted every result in 4.1."""
+            state.update(same_day_cutoff=None, fee_pauses_clock=False, result_document=True)
 
         def update(self, dossier: Dossier) -> None:
             dossier.received_at = self.occurred_at
             dossier.procedure_code = self.procedure_code
             dossier.procedure_name = self.procedure_name
-            dossier.processing_time = ProcessingTime(
-                self.processing_time_amount, TimeUnit(self.processing_time_unit)
+            dossier.processing_time = _processing_time(
+                self.processing_time_amount, self.processing_time_unit, self.same_day_cutoff
             )
+            dossier.fee_pauses_clock = self.fee_pauses_clock
+            dossier.result_document = self.result_document
             dossier.channel = Channel(self.channel)
             dossier.lookup_secret_digest = self.lookup_secret_digest
             dossier.applicant_ref = self.applicant_ref
@@ -216,7 +235,7 @@ class Dossier(Aggregate):
 
         reason: str
         items: tuple[str, ...]
-        due_at: datetime
+        due_at: datetime | None
 
         def update(self, dossier: Dossier) -> None:
             dossier.paused_at = self.occurred_at
@@ -228,8 +247,8 @@ class Dossier(Aggregate):
 
         paused_at: datetime
         policy: SupplementPolicy
-        due_at: datetime
-        original_due_at: datetime
+        due_at: datetime | None
+        original_due_at: datetime | None
 
         def update(self, dossier: Dossier) -> None:
             dossier.paused_at = None
@@ -237,10 +256,43 @@ class Dossier(Aggregate):
             dossier.original_due_at = self.original_due_at
 
     class FeeRequested(Event):
+        """`pauses_clock`: the procedure says waiting for fees stops the clock (at occurred_at)."""
+
+        class_version = 2
+
         amount_vnd: int
+        pauses_clock: bool
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["pauses_clock"] = False
+
+        def update(self, dossier: Dossier) -> None:
+            if self.pauses_clock:
+                dossier.paused_at = self.occurred_at
 
     class FeePaid(Event):
+        """When the fee request paused the clock, it runs again as after a supplement: the due
+        dates computed under `policy` from the wait that began at `paused_at` (all None when
+        the clock kept running)."""
+
+        class_version = 2
+
         amount_vnd: int
+        paused_at: datetime | None
+        policy: SupplementPolicy | None
+        due_at: datetime | None
+        original_due_at: datetime | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.update(paused_at=None, policy=None, due_at=None, original_due_at=None)
+
+        def update(self, dossier: Dossier) -> None:
+            if self.paused_at is not None:
+                dossier.paused_at = None
+                dossier.due_at = self.due_at
+                dossier.original_due_at = self.original_due_at
 
     class Withdrawn(Event):
         reason: str | None
@@ -273,12 +325,20 @@ class Dossier(Aggregate):
             dossier.return_channel = None if self.channel is None else Channel(self.channel)
 
     class DeadlineExtended(Event):
-        """An apology letter with a new appointment date: due_at moves, original_due_at stays."""
+        """An apology letter with a new appointment date: due_at moves, original_due_at stays.
+
+        Counted in `extensions`; one written after the appointment date then in force sets
+        `extended_after_due`. The national rule allows one, sent before the due date: a second
+        or a late one is recorded all the same (the ledger records what happened) and shows.
+        """
 
         new_due_at: datetime
         reason: str
 
         def update(self, dossier: Dossier) -> None:
+            dossier.extensions += 1
+            if dossier.due_at is not None and self.occurred_at > dossier.due_at:
+                dossier.extended_after_due = True
             dossier.due_at = self.new_due_at
 
     class SatisfactionRated(Event):
@@ -305,6 +365,8 @@ class Dossier(Aggregate):
         self.procedure_code: str | None = None
         self.procedure_name: str | None = None
         self.processing_time: ProcessingTime | None = None
+        self.fee_pauses_clock = False
+        self.result_document = False
         self.channel: Channel | None = None
         self.lookup_secret_digest: str | None = None
         self.applicant_ref: str | None = None
@@ -321,6 +383,8 @@ class Dossier(Aggregate):
         self.result_ref: str | None = None
         self.return_channel: Channel | None = None
         self.supplement_requests = 0
+        self.extensions = 0
+        self.extended_after_due = False
         self.rating: Rating | None = None
         self.last_occurred_at: datetime | None = None
         self.applied: dict[str, Applied] = {}
@@ -363,21 +427,35 @@ class Dossier(Aggregate):
         )
 
     def receive(self, envelope: Envelope, data: ReceivedData, rules: Rules) -> None:
-        """Received (tiếp nhận): the clock starts at the next working moment; due_at is stored."""
+        """Received (tiếp nhận): the clock starts at the next working moment; due_at is stored.
+
+        A district-level procedure is refused for a dossier received on or after 1 July 2025:
+        district governments no longer exist (two-level local government).
+        """
         procedure = known_procedure(rules, data.procedure_code)
-        due_at = rules.calendar.due_at(envelope.occurred_at, procedure.processing_time)
+        received_on = rules.calendar.local_date(envelope.occurred_at)
+        if not procedure.level_allows_receipt_on(received_on):
+            raise DistrictLevelAbolished(procedure.code, received_on)
+        limit = procedure.processing_time
+        due_at = (
+            None if limit is None else in_utc(rules.calendar.due_at(envelope.occurred_at, limit))
+        )
+        cutoff = None if limit is None else limit.same_day_cutoff
         self._trigger(
             self.Received,
             envelope,
             dossier_code=str(self.code),
             procedure_code=procedure.code,
             procedure_name=procedure.name,
-            processing_time_amount=procedure.processing_time.amount,
-            processing_time_unit=procedure.processing_time.unit,
+            processing_time_amount=None if limit is None else limit.amount,
+            processing_time_unit=None if limit is None else limit.unit,
+            same_day_cutoff=None if cutoff is None else cutoff.strftime("%H:%M"),
+            fee_pauses_clock=procedure.fee_pauses_clock,
+            result_document=procedure.result_document,
             channel=data.channel,
             lookup_secret_digest=data.lookup_secret_digest,
             applicant_ref=data.applicant_ref,
-            due_at=in_utc(due_at),
+            due_at=due_at,
         )
 
     def refuse_receipt(self, envelope: Envelope, data: ReceiptRefusedData) -> None:
@@ -416,27 +494,41 @@ class Dossier(Aggregate):
         clock = self._clock()
         if clock.paused_at is None:
             raise _broken_invariant("a dossier waiting for a supplement has no paused_at")
-        resumed_at = envelope.occurred_at
-        if rules.supplement_policy is SupplementPolicy.RESTART:
-            due_at = original = rules.calendar.due_at(resumed_at, clock.processing_time)
-        else:
-            due_at = clock.moved(clock.due_at, resumed_at, rules.calendar)
-            original = clock.moved(clock.original_due_at, resumed_at, rules.calendar)
+        due_at, original = clock.resumed(envelope.occurred_at, rules)
         self._trigger(
             self.SupplementProvided,
             envelope,
             paused_at=clock.paused_at,
             policy=rules.supplement_policy,
-            due_at=in_utc(due_at),
-            original_due_at=in_utc(original),
+            due_at=due_at,
+            original_due_at=original,
         )
 
     def request_fee(self, envelope: Envelope, data: FeeRequestedData) -> None:
-        """Yêu cầu thực hiện nghĩa vụ tài chính: waiting for fees (the clock keeps running)."""
-        self._trigger(self.FeeRequested, envelope, amount_vnd=data.amount_vnd)
+        """Yêu cầu thực hiện nghĩa vụ tài chính: waiting for fees. The clock keeps running,
+        unless the procedure says the time for financial obligations is not counted
+        (`fee_pauses_clock`, e.g. land procedures): then it stops as for a supplement."""
+        self._trigger(
+            self.FeeRequested,
+            envelope,
+            amount_vnd=data.amount_vnd,
+            pauses_clock=self.fee_pauses_clock,
+        )
 
-    def pay_fee(self, envelope: Envelope, data: FeePaidData) -> None:
-        self._trigger(self.FeePaid, envelope, amount_vnd=data.amount_vnd)
+    def pay_fee(self, envelope: Envelope, data: FeePaidData, rules: Rules) -> None:
+        """The fees are paid; a clock stopped for them runs again by the supplement policy."""
+        clock = self._clock()
+        paused = clock.paused_at is not None
+        due_at, original = clock.resumed(envelope.occurred_at, rules) if paused else (None, None)
+        self._trigger(
+            self.FeePaid,
+            envelope,
+            amount_vnd=data.amount_vnd,
+            paused_at=clock.paused_at,
+            policy=rules.supplement_policy if paused else None,
+            due_at=due_at,
+            original_due_at=original,
+        )
 
     def withdraw(self, envelope: Envelope, data: WithdrawnData) -> None:
         """Rút hồ sơ, at the applicant's request: counts as on time."""
@@ -463,6 +555,10 @@ class Dossier(Aggregate):
         """The apology letter (văn bản xin lỗi) sets a later appointment date. The original due
         date stays on record: resolved after it, the dossier still counts as late."""
         due_at = self._clock().due_at
+        if due_at is None:
+            raise InvalidEventData(
+                "type", "the dossier's procedure sets no due date to extend", rule="no_due_date"
+            )
         if data.new_due_at <= due_at:
             raise InvalidEventData(
                 "data.new_due_at",
@@ -504,28 +600,60 @@ class Dossier(Aggregate):
         )
 
     def _clock(self) -> Clock:
-        if self.processing_time is None or self.due_at is None or self.original_due_at is None:
-            raise _broken_invariant("a received dossier has no processing time or due date")
+        if self.received_at is None:
+            raise _broken_invariant("the clock of a dossier never received")
+        if (self.processing_time is None) != (self.due_at is None or self.original_due_at is None):
+            raise _broken_invariant("a received dossier has a processing time xor a due date")
         return Clock(self.processing_time, self.due_at, self.original_due_at, self.paused_at)
 
 
 class Clock(NamedTuple):
-    """A received dossier's processing clock."""
+    """A received dossier's processing clock; no time and no due dates when the procedure sets
+    no appointment date."""
 
-    processing_time: ProcessingTime
-    due_at: datetime
-    original_due_at: datetime
+    processing_time: ProcessingTime | None
+    due_at: datetime | None
+    original_due_at: datetime | None
     paused_at: datetime | None
+
+    def resumed(
+        self, resumed_at: datetime, rules: Rules
+    ) -> tuple[datetime | None, datetime | None]:
+        """The due dates (appointment, original) once a stopped clock runs again.
+
+        RESTART (the rule in force): the full processing time counts again from `resumed_at`.
+        EXTEND: each due date moves by the time spent waiting (`moved`).
+        """
+        if self.processing_time is None or self.due_at is None or self.original_due_at is None:
+            return None, None
+        calendar = rules.calendar
+        if rules.supplement_policy is SupplementPolicy.RESTART:
+            restarted = in_utc(calendar.due_at(resumed_at, self.processing_time))
+            return restarted, restarted
+        return (
+            in_utc(self.moved(self.due_at, resumed_at, calendar)),
+            in_utc(self.moved(self.original_due_at, resumed_at, calendar)),
+        )
 
     def moved(self, instant: datetime, resumed_at: datetime, calendar: WorkCalendar) -> datetime:
         """`instant` moved by the time the clock was stopped (EXTEND policy): the working time
-        waited for working-day procedures, the calendar days waited for calendar-day ones."""
-        assert self.paused_at is not None
+        waited for working-day and working-hour procedures, the calendar days waited for
+        calendar-day ones."""
+        assert self.paused_at is not None and self.processing_time is not None
         if self.processing_time.unit == TimeUnit.CALENDAR_DAYS:
             days = calendar.local_date(resumed_at) - calendar.local_date(self.paused_at)
             return calendar.add_calendar_days(instant, days.days) if days.days else instant
         waited = calendar.working_time_between(self.paused_at, resumed_at)
         return calendar.add_working_time(instant, waited) if waited else instant
+
+
+def _processing_time(
+    amount: int | None, unit: TimeUnit | None, cutoff: str | None
+) -> ProcessingTime | None:
+    if amount is None or unit is None:
+        return None
+    same_day_cutoff = None if cutoff is None else time.fromisoformat(cutoff)
+    return ProcessingTime(amount, TimeUnit(unit), same_day_cutoff)
 
 
 def known_procedure(rules: Rules, code: str) -> Procedure:
@@ -596,7 +724,7 @@ def _dispatch(  # noqa: PLR0912 (one case per event type reads best as one match
         case FeeRequestedData() as data:
             dossier.request_fee(envelope, data)
         case FeePaidData() as data:
-            dossier.pay_fee(envelope, data)
+            dossier.pay_fee(envelope, data, rules)
         case WithdrawnData() as data:
             dossier.withdraw(envelope, data)
         case ProcessingStoppedData() as data:

@@ -9,7 +9,7 @@ it in plain English. The mapping to HTTP lives in `api/`, once.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from domain.status import TRANSITIONS, EventType, Status
 
@@ -72,6 +72,20 @@ class UnknownProcedure(DomainError):
         self.procedure_code = procedure_code
         message = f"procedure {procedure_code!r} is not in the ledger's procedure catalogue"
         super().__init__(message, rule="unknown_procedure", field="data.procedure_code")
+
+
+class DistrictLevelAbolished(DomainError):
+    """A district-level procedure for a dossier received on or after 1 July 2025: since then
+    local government has two levels (province, commune) and no district handles dossiers."""
+
+    def __init__(self, procedure_code: str, received_on: date) -> None:
+        self.procedure_code = procedure_code
+        message = (
+            f"procedure {procedure_code!r} is a district-level procedure; district governments "
+            f"ceased on 2025-07-01 and this dossier was received on {received_on.isoformat()}: "
+            "use the procedure's province or commune version"
+        )
+        super().__init__(message, rule="district_level_abolished", field="data.procedure_code")
 
 
 class EventIdReused(DomainError):

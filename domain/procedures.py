@@ -1,8 +1,11 @@
 """Administrative procedures (thủ tục hành chính) and their legal processing times.
 
 A procedure is known by its code in the National Database of Administrative Procedures (for example
-`1.001757`). Its processing time (thời hạn giải quyết) is set by law in working days or in calendar
-days; the work calendar turns it into a due date.
+`1.001757`). Its processing time (thời hạn giải quyết) is set by law in working days, calendar days
+or working hours, or as "the same working day, when received before a cutoff" (e.g. certified
+copies: received before 15:00, returned that day; after it, the next working day). Some procedures
+set no time at all (no appointment date). The work calendar turns a processing time into a due
+date.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, time
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final
@@ -17,32 +21,63 @@ from typing import Any, Final
 PROCEDURE_CODE_PATTERN: Final = re.compile(r"[0-9]\.[0-9]{6}")
 """A code of the National Database of Administrative Procedures: a digit, a dot, six digits."""
 
-LEVELS: Final = frozenset({"central", "province", "district", "commune"})
-"""The level of government that handles the procedure (cấp trung ương, tỉnh, huyện, xã)."""
+LEVELS: Final = frozenset({"central", "province", "commune", "district"})
+"""The level of government that handles the procedure (cấp trung ương, tỉnh, xã; huyện until
+30 June 2025)."""
 
-MAX_PROCESSING_TIME: Final = 365
+DISTRICT_LEVEL: Final = "district"
+TWO_LEVEL_GOVERNMENT_SINCE: Final = date(2025, 7, 1)
+"""Local government has two levels, province and commune, since 1 July 2025 (Law on the
+Organisation of Local Government No. 72/2025/QH15, in force 16 June 2025; Resolution
+202/2025/QH15; district-level governments ceased on 1 July 2025). A `district` procedure is kept
+for dossiers received before that day."""
+
+MAX_PROCESSING_DAYS = 365
 """No procedure takes longer than a year; a larger number is a data-entry error."""
+
+MAX_PROCESSING_HOURS: Final = 8 * MAX_PROCESSING_DAYS
 
 
 class TimeUnit(StrEnum):
     WORKING_DAYS = "working_days"  # ngày làm việc
     CALENDAR_DAYS = "calendar_days"  # ngày (ngày lịch)
+    WORKING_HOURS = "working_hours"  # giờ làm việc
 
 
 @dataclass(frozen=True)
 class ProcessingTime:
-    """A legal processing time: `amount` working days or calendar days."""
+    """A legal processing time: `amount` working days, calendar days or working hours.
+
+    `same_day_cutoff` (working days only): the time is counted in whole working days from the
+    day of receipt: received on a working day before the cutoff, due at the close of the
+    `amount`-th working day after it (0: that same day); received at or after the cutoff, or on
+    a day off, as if received on the next working day.
+    """
 
     amount: int
     unit: TimeUnit
+    same_day_cutoff: time | None = None
 
 
 @dataclass(frozen=True)
 class Procedure:
+    """A procedure of the catalogue. `processing_time` None: no appointment date (never overdue).
+
+    `fee_pauses_clock`: waiting for the applicant's fees (status 6) stops the clock, as the law
+    of some procedures says (land procedures: the time for financial obligations is not counted).
+    `result_document`: the result is a document (giấy tờ), so it counts in indicator 4.1.
+    """
+
     code: str
     name: str
-    processing_time: ProcessingTime
+    processing_time: ProcessingTime | None
     level: str
+    fee_pauses_clock: bool = False
+    result_document: bool = False
+
+    def level_allows_receipt_on(self, day: date) -> bool:
+        """District-level procedures exist only for dossiers received before 1 July 2025."""
+        return self.level != DISTRICT_LEVEL or day < TWO_LEVEL_GOVERNMENT_SINCE
 
 
 class CatalogueError(ValueError):
@@ -67,7 +102,9 @@ class ProcedureCatalogue(Mapping[str, Procedure]):
         """Validate records of the wire format and build the catalogue.
 
         A record: `{"code": "1.001757", "name": "…", "processing_time": 5,
-        "unit": "working_days", "level": "province"}`.
+        "unit": "working_days", "level": "province"}`, and optionally `same_day_cutoff`
+        ("15:00"), `fee_pauses_clock` and `result_document` (booleans). `processing_time` null:
+        no appointment date (then `unit` may be left out).
         """
         if isinstance(records, str | bytes) or not isinstance(records, Sequence):
             raise CatalogueError("the catalogue must be a list of procedure records")
@@ -98,8 +135,11 @@ class ProcedureCatalogue(Mapping[str, Procedure]):
         return f"ProcedureCatalogue({len(self)} procedures)"
 
 
-_FIELDS: Final = ("code", "name", "processing_time", "unit", "level")
+_REQUIRED: Final = ("code", "name", "processing_time", "level")
+_OPTIONAL: Final = ("unit", "same_day_cutoff", "fee_pauses_clock", "result_document")
+_FIELDS: Final = (*_REQUIRED, *_OPTIONAL)
 _UNITS: Final = frozenset(str(unit) for unit in TimeUnit)
+_CUTOFF_PATTERN: Final = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 
 
 def _procedure(index: int, record: Mapping[str, Any]) -> Procedure:
@@ -107,29 +147,69 @@ def _procedure(index: int, record: Mapping[str, Any]) -> Procedure:
         return CatalogueError(f"record {index}: {rule}")
 
     if not isinstance(record, Mapping):
-        raise refuse("must be an object with the fields " + ", ".join(_FIELDS))
-    for field in _FIELDS:
+        raise refuse("must be an object with the fields " + ", ".join(_REQUIRED))
+    for field in _REQUIRED:
         if field not in record:
             raise refuse(f"field {field!r} is missing")
     unknown = sorted(str(key) for key in record if key not in _FIELDS)
     if unknown:
         raise refuse(f"field {unknown[0]!r} is not a field of a procedure record")
 
-    code, name, amount, unit, level = (record[field] for field in _FIELDS)
+    code, name, level = record["code"], record["name"], record["level"]
     if not isinstance(code, str) or not PROCEDURE_CODE_PATTERN.fullmatch(code):
         raise refuse(
             f"field 'code' must look like '1.001757' (a digit, a dot, six digits): {code!r}"
         )
     if not isinstance(name, str) or not name.strip():
         raise refuse(f"field 'name' must be a non-empty string: {name!r}")
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        raise refuse(f"field 'processing_time' must be a whole number of days: {amount!r}")
-    if not 1 <= amount <= MAX_PROCESSING_TIME:
-        raise refuse(f"field 'processing_time' must be from 1 to {MAX_PROCESSING_TIME}: {amount}")
-    if not isinstance(unit, str) or unit not in _UNITS:
-        allowed = " or ".join(repr(str(member)) for member in TimeUnit)
-        raise refuse(f"field 'unit' must be {allowed}: {unit!r}")
     if not isinstance(level, str) or level not in LEVELS:
         allowed = ", ".join(repr(value) for value in sorted(LEVELS))
         raise refuse(f"field 'level' must be one of {allowed}: {level!r}")
-    return Procedure(code, name.strip(), ProcessingTime(amount, TimeUnit(unit)), level)
+    try:
+        processing_time = _processing_time(record)
+    except CatalogueError as error:
+        raise refuse(str(error)) from None
+    flags = {}
+    for flag in ("fee_pauses_clock", "result_document"):
+        value = record.get(flag, False)
+        if not isinstance(value, bool):
+            raise refuse(f"field {flag!r} must be true or false: {value!r}")
+        flags[flag] = value
+    return Procedure(code, name.strip(), processing_time, level, **flags)
+
+
+def _processing_time(record: Mapping[str, Any]) -> ProcessingTime | None:
+    amount, unit, cutoff = (record.get(f) for f in ("processing_time", "unit", "same_day_cutoff"))
+    if amount is None:
+        if cutoff is not None:
+            raise CatalogueError("field 'same_day_cutoff' needs a processing time")
+        if unit is not None and unit not in _UNITS:
+            raise CatalogueError(_unit_rule(unit))
+        return None
+    if unit is None:
+        raise CatalogueError("field 'unit' is missing")
+    if not isinstance(unit, str) or unit not in _UNITS:
+        raise CatalogueError(_unit_rule(unit))
+    time_unit = TimeUnit(unit)
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise CatalogueError(
+            f"field 'processing_time' must be a whole number (or null: no due date): {amount!r}"
+        )
+    highest = MAX_PROCESSING_HOURS if time_unit is TimeUnit.WORKING_HOURS else MAX_PROCESSING_DAYS
+    lowest = 1 if cutoff is None else 0
+    if not lowest <= amount <= highest:
+        raise CatalogueError(
+            f"field 'processing_time' must be from {lowest} to {highest}: {amount}"
+        )
+    if cutoff is None:
+        return ProcessingTime(amount, time_unit)
+    if time_unit is not TimeUnit.WORKING_DAYS:
+        raise CatalogueError("field 'same_day_cutoff' needs the unit 'working_days'")
+    if not isinstance(cutoff, str) or not _CUTOFF_PATTERN.fullmatch(cutoff):
+        raise CatalogueError(f"field 'same_day_cutoff' must be a clock time HH:MM: {cutoff!r}")
+    return ProcessingTime(amount, time_unit, time.fromisoformat(cutoff))
+
+
+def _unit_rule(unit: object) -> str:
+    allowed = " or ".join(repr(str(member)) for member in TimeUnit)
+    return f"field 'unit' must be {allowed}: {unit!r}"

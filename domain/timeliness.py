@@ -48,6 +48,8 @@ class TimelinessFacts(Protocol):
     @property
     def status(self) -> Status | None: ...
     @property
+    def received_at(self) -> datetime | None: ...
+    @property
     def original_due_at(self) -> datetime | None: ...
     @property
     def finished_at(self) -> datetime | None: ...
@@ -60,14 +62,18 @@ class TimelinessFacts(Protocol):
 def classify(facts: TimelinessFacts, now: datetime, calendar: WorkCalendar) -> Timeliness | None:
     """The dossier's timeliness at `now`, or None when it is not in the denominator.
 
-    Dossiers refused at receipt, and dossiers never received (no due date), are not counted.
-    The due date that counts is the original one: an apology letter (DeadlineExtended) gives the
-    applicant a new appointment date but does not make a late dossier timely.
+    Dossiers refused at receipt, and dossiers never received, are not counted. The due date that
+    counts is the original one: an apology letter (DeadlineExtended) gives the applicant a new
+    appointment date but does not make a late dossier timely. A received dossier without a due
+    date (its procedure sets no appointment date) is never late: on time once finished, in time
+    while open.
     """
     if facts.status is None or facts.status == Status.RECEIPT_REFUSED:
         return None
-    if facts.original_due_at is None:
+    if facts.received_at is None:
         return None
+    if facts.original_due_at is None:
+        return Timeliness.ON_TIME if facts.status in FINISHED_STATUSES else Timeliness.IN_TIME
     if facts.status in FINISHED_STATUSES:
         return _finished(facts, facts.original_due_at, calendar)
     return _open(facts, facts.original_due_at, now, calendar)
@@ -84,7 +90,8 @@ def _finished(
         return Timeliness.ON_TIME
     if facts.supplement_requests > 1:
         return Timeliness.LATE
-    # Finished while waiting for a supplement (stopped, say): the clock stopped when the wait began.
+    # Finished while the clock was stopped (stopped waiting for a supplement, say): it stopped
+    # when the wait began.
     finished_at = facts.finished_at if facts.paused_at is None else facts.paused_at
     if finished_at is None:
         return None
@@ -104,14 +111,13 @@ def _open(
 
     Overdue once the local date is past the due date's (a dossier resolved later that same day is
     still on time), or once it needed more than one supplementation request (it can only count
-    late). While it waits for a supplement (status 5) the clock is stopped: it is judged at the
-    moment the wait began. Due soon when at most one working day of processing time remains.
+    late). While the clock is stopped (waiting for a supplement, status 5, or for fees that pause
+    it, status 6) it is judged at the moment the wait began. Due soon when at most one working
+    day of processing time remains.
     """
     if facts.supplement_requests > 1:
         return Timeliness.OVERDUE
-    moment = now
-    if facts.status == Status.SUPPLEMENT_REQUESTED and facts.paused_at is not None:
-        moment = facts.paused_at
+    moment = now if facts.paused_at is None else facts.paused_at
     if calendar.local_date(moment) > calendar.local_date(due_at):
         return Timeliness.OVERDUE
     if moment >= due_at:

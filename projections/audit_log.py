@@ -13,6 +13,7 @@ Checkpoints are signed where this projection runs: `start_checkpointing` beside 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from eventsourcing.postgres import PostgresDatastore
@@ -24,6 +25,7 @@ from application.ledger import open_view
 from application.settings import Settings
 from application.transparency.checkpoints import CheckpointSchedule, checkpointer_for
 from application.transparency.log import AuditLog, AuditTables, LogStore, StoredCheckpoint
+from application.transparency.witnessing import Witnessing, with_cosignatures
 from domain.calendar import WorkCalendar
 from domain.dossier import Dossier
 from projections.names import AUDIT_LOG, DEFAULT_PAGE_SIZE
@@ -98,6 +100,7 @@ def start_checkpointing(database: Database, settings: Settings) -> CheckpointSch
         every_events=settings.checkpoint_every_events,
         every_seconds=settings.checkpoint_every_seconds,
         on_stop=view.datastore.close,
+        witnessing=witnessing_for(view.log, settings),
     )
     schedule.start()
     return schedule
@@ -119,12 +122,27 @@ def catch_up_audit_log(
         ledger.close()
 
 
-def checkpoint_now(database: Database, settings: Settings) -> StoredCheckpoint | None:
+def witnessing_for(log: AuditLog, settings: Settings) -> Witnessing | None:
+    """The witnesses of the settings (None: none configured)."""
+    if not settings.witnesses:
+        return None
+    return Witnessing(log, settings.witnesses, retry_seconds=settings.checkpoint_every_seconds)
+
+
+def checkpoint_now(
+    database: Database, settings: Settings
+) -> tuple[StoredCheckpoint | None, dict[str, str]]:
     """Log every event stored so far, then sign a checkpoint if the log grew (raises
-    CheckpointRefused if that would contradict an earlier checkpoint). The latest checkpoint."""
+    CheckpointRefused if that would contradict an earlier checkpoint) and ask the witnesses to
+    cosign it. The latest checkpoint, with its cosignatures, and each witness's outcome."""
     view = open_audit_log(database.ledger_env(pool_size=1))
     try:
         catch_up_audit_log(database, view)
-        return checkpointer_for(view.log, settings).checkpoint()
+        latest = checkpointer_for(view.log, settings).checkpoint()
+        witnessing = witnessing_for(view.log, settings)
+        outcomes = {} if witnessing is None else witnessing.witness_latest()
+        if latest is not None:
+            latest = replace(latest, note=with_cosignatures(view.log, latest))
+        return latest, outcomes
     finally:
         view.datastore.close()

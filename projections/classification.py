@@ -1,9 +1,11 @@
 """Classifying many dossiers in SQL the way `domain.timeliness.classify` classifies one.
 
 A dossier's class depends on the moment of asking only while its clock runs (statuses 2, 4 and
-6). Once it is finished (early, on time, late), or while its clock is stopped for a supplement
-(judged at the moment the wait began), its class is settled: the projections store it. For the
-others, two instants computed once from `now` (`OpenBounds`) separate the classes in SQL:
+6, not paused, with a due date). Once it is finished (early, on time, late), while its clock is
+stopped (waiting for a supplement, or for fees that pause it: judged at the moment the wait
+began), or when it has no due date (always in time), its class is settled: the projections store
+it. For the others, two instants computed once from `now` (`OpenBounds`) separate the classes in
+SQL:
 
 - overdue: more than one supplementation request, or `original_due_at < overdue_before` (the
   local midnight that starts today: today's local date is past the due date's);
@@ -26,7 +28,8 @@ from domain.status import Status
 from domain.timeliness import FINISHED_STATUSES, Timeliness, TimelinessFacts, classify
 
 RUNNING_CLOCK_STATUSES: Final = (Status.RECEIVED, Status.PROCESSING, Status.FEE_REQUESTED)
-"""Open, with the processing clock running: the class changes with the moment of asking."""
+"""Open statuses in which the clock runs (unless `paused_at` says fees stopped it): the class
+changes with the moment of asking."""
 
 OPEN_STATUSES: Final = (*RUNNING_CLOCK_STATUSES, Status.SUPPLEMENT_REQUESTED)
 """Received and not finished: the open part of the on-time rate's denominator."""
@@ -35,13 +38,18 @@ OPEN_STATUSES: Final = (*RUNNING_CLOCK_STATUSES, Status.SUPPLEMENT_REQUESTED)
 def settled_timeliness(facts: TimelinessFacts, calendar: WorkCalendar) -> Timeliness | None:
     """The class of a dossier whose class no longer depends on when one asks, else None.
 
-    Finished dossiers are judged at their finish; a dossier waiting for a supplement at the
-    moment the wait began (until the clock runs again, when the projection clears it).
+    Finished dossiers are judged at their finish; a dossier whose clock is stopped at the moment
+    the wait began (until the clock runs again, when the projection clears it); an open one
+    without a due date is in time whenever one asks.
     """
     if facts.status in FINISHED_STATUSES:
         moment = facts.finished_at
-    elif facts.status == Status.SUPPLEMENT_REQUESTED:
+    elif facts.status not in OPEN_STATUSES:
+        return None
+    elif facts.paused_at is not None:
         moment = facts.paused_at
+    elif facts.original_due_at is None:
+        moment = facts.received_at
     else:
         return None
     if moment is None:

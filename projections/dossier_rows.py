@@ -51,6 +51,9 @@ RESTORED_ATTRIBUTES: Mapping[str, Callable[[Any], Any]] = {
     "outcome": Outcome,
     "electronic_result": _same,
     "supplement_requests": _same,
+    "extensions": _same,
+    "extended_after_due": _same,
+    "result_document": _same,
 }
 """Dossier attributes a row may keep under the same name, with the type to restore them to."""
 

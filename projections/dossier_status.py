@@ -2,10 +2,11 @@
 
 Columns: the wire contract's inspector view (code, agency, procedure code and name, channel,
 status, submitted_at, received_at, due_at, original_due_at, paused_at, resolved_at, returned_at,
-finished_at, supplement_requests, outcome, electronic_result, version), `updated_at` (the last
-event's recorded_at) and `settled_timeliness`: the class of a finished dossier, stored at its
-finish, or of one waiting for a supplement (see projections.classification). Open dossiers with
-a running clock are classified at the moment of asking.
+finished_at, supplement_requests, extensions, extended_after_due, outcome, electronic_result,
+version), `updated_at` (the last event's recorded_at) and `settled_timeliness`: the class of a
+finished dossier, stored at its finish, or of one whose clock is stopped or that has no due date
+(see projections.classification). Open dossiers with a running clock are classified at the
+moment of asking.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from domain.commands import Channel, Outcome
 from domain.status import Status
 from domain.timeliness import Timeliness, classify
 from projections.classification import (
-    OPEN_STATUSES,
     RUNNING_CLOCK_STATUSES,
     OpenBounds,
     settled_timeliness,
@@ -53,6 +53,8 @@ COLUMNS: Final = (
     attribute("returned_at", "timestamptz"),
     attribute("finished_at", "timestamptz"),
     attribute("supplement_requests", "integer", "NOT NULL"),
+    attribute("extensions", "integer", "NOT NULL"),
+    attribute("extended_after_due", "boolean", "NOT NULL"),
     attribute("outcome", "text"),
     attribute("electronic_result", "boolean"),
     Column("settled_timeliness", "text", settled_timeliness),
@@ -63,12 +65,11 @@ def _status_list(statuses: tuple[Status, ...]) -> Composed:
     return SQL(", ").join(Literal(int(status)) for status in statuses)
 
 
-RUNNING: Final = SQL("status IN ({})").format(_status_list(RUNNING_CLOCK_STATUSES))
-OPEN: Final = SQL("status IN ({}) AND original_due_at IS NOT NULL").format(
-    _status_list(OPEN_STATUSES)
+RUNNING: Final = SQL("status IN ({}) AND paused_at IS NULL AND original_due_at IS NOT NULL").format(
+    _status_list(RUNNING_CLOCK_STATUSES)
 )
 OVERDUE: Final = SQL(
-    "(settled_timeliness = 'overdue' OR ({running} AND original_due_at IS NOT NULL"
+    "(settled_timeliness = 'overdue' OR ({running}"
     " AND (supplement_requests > 1 OR original_due_at < %(overdue_before)s)))"
 ).format(running=RUNNING)
 
@@ -88,11 +89,6 @@ TIMELINESS_PREDICATES: Final[Mapping[Timeliness, Composed]] = {
     },
 }
 """Which rows are of a class at the moment of OpenBounds (its named parameters)."""
-
-OPEN_INDEX_TAIL: Final = SQL(
-    "INCLUDE (status, original_due_at, supplement_requests, settled_timeliness) WHERE {}"
-).format(OPEN)
-"""Open dossiers counted for the on-time rate, by agency or procedure, without visiting rows."""
 
 ROW_FIELDS: Final = tuple(column.name for column in COLUMNS if column.name != "id")
 
@@ -118,6 +114,8 @@ class DossierStatusRow:
     returned_at: datetime | None
     finished_at: datetime | None
     supplement_requests: int
+    extensions: int
+    extended_after_due: bool
     outcome: Outcome | None
     electronic_result: bool | None
     settled_timeliness: Timeliness | None
@@ -139,12 +137,16 @@ class DossierStatusRow:
 
 @dataclass(frozen=True)
 class DossierFilter:
-    """Which dossiers a list shows; None means any. `timeliness` is judged at `now`."""
+    """Which dossiers a list shows; None means any. `timeliness` is judged at `now`;
+    `min_extensions`: at least that many apology letters; `extended_after_due`: whether one of
+    them came after the due date then in force."""
 
     agency: str | None = None
     procedure_code: str | None = None
     status: Status | None = None
     timeliness: Timeliness | None = None
+    min_extensions: int | None = None
+    extended_after_due: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -155,18 +157,6 @@ class DossierPage:
     rows: list[DossierStatusRow]
     total: int
     next_after: str | None
-
-
-@dataclass(frozen=True)
-class OpenCounts:
-    """Open dossiers (received, not finished) at a moment, and how many of them are overdue."""
-
-    open: int
-    overdue: int
-
-    @property
-    def in_time(self) -> int:
-        return self.open - self.overdue
 
 
 class DossierStatusView(DossierRowsView):
@@ -184,10 +174,6 @@ class DossierStatusView(DossierRowsView):
         self.index("by_procedure", SQL("(procedure_code, code)"))
         self.index("by_status", SQL("(status, code)"))
         self.index("running_by_due", SQL("(original_due_at) WHERE {}").format(RUNNING))
-        self.index("open_by_agency", SQL("(agency, received_at) {}").format(OPEN_INDEX_TAIL))
-        self.index(
-            "open_by_procedure", SQL("(procedure_code, received_at) {}").format(OPEN_INDEX_TAIL)
-        )
         self.index(
             "settled", SQL("(settled_timeliness, code) WHERE settled_timeliness IS NOT NULL")
         )
@@ -223,27 +209,6 @@ class DossierStatusView(DossierRowsView):
         next_after = rows[-1].code if rows and len(rows) == limit else None
         return DossierPage(rows, 0 if total_row is None else total_row["total"], next_after)
 
-    def count_open(
-        self,
-        *,
-        agency: str | None,
-        procedure_code: str | None,
-        received_before: datetime,
-        bounds: OpenBounds,
-    ) -> OpenCounts:
-        """Dossiers received before `received_before` and open at `bounds.now`, and how many
-        of them are overdue then (refused and never-received dossiers are not counted)."""
-        where, parameters = self._where(DossierFilter(agency, procedure_code), bounds)
-        statement = SQL(
-            "SELECT count(*) AS open, count(*) FILTER (WHERE {overdue}) AS overdue FROM {table}"
-            " WHERE {open} AND received_at < %(received_before)s AND {where}"
-        ).format(overdue=OVERDUE, table=self.table, open=OPEN, where=where)
-        parameters["received_before"] = received_before
-        with self.datastore.get_connection() as connection:
-            row = connection.execute(statement, parameters).fetchone()
-        assert row is not None
-        return OpenCounts(open=row["open"], overdue=row["overdue"])
-
     def supplemented(
         self, *, agency: str | None, received_from: datetime, received_before: datetime
     ) -> dict[str, tuple[int, int]]:
@@ -278,6 +243,12 @@ class DossierStatusView(DossierRowsView):
             parameters["status"] = int(filters.status)
         if filters.timeliness is not None:
             clauses.append(TIMELINESS_PREDICATES[filters.timeliness])
+        if filters.min_extensions is not None:
+            clauses.append(SQL("extensions >= %(min_extensions)s").format())
+            parameters["min_extensions"] = filters.min_extensions
+        if filters.extended_after_due is not None:
+            clauses.append(SQL("extended_after_due = %(extended_after_due)s").format())
+            parameters["extended_after_due"] = filters.extended_after_due
         return SQL(" AND ").join(clauses), parameters
 
 

@@ -1,4 +1,6 @@
-"""The `timeliness` read model: counters per agency, procedure and local day (Asia/Ho_Chi_Minh).
+"""The `timeliness` read model: counters per agency, procedure and local day (Asia/Ho_Chi_Minh),
+and the open spells of every dossier, so that a report can describe a period as it stood at its
+end.
 
 `timeliness_counters` holds, per (agency, procedure_code, day), what the timeliness report adds
 up (projections.report). The counting rules, event by event:
@@ -13,19 +15,27 @@ up (projections.report). The counting rules, event by event:
   waiting for a supplement is judged at the wait's start. A dossier never received (withdrawn
   while only submitted online) has no due date and is not counted.
 - `resolved`: a Resolved event, on its date; `resolved_electronic` those with an electronic
-  result; `processing_working_time` the sum over them of the working time from receipt to
-  resolution, less the working time spent waiting for the applicant's supplements (the clock
-  was stopped then).
+  result; `resolved_document` those whose procedure gives a document (`result_document` at
+  receipt) and `resolved_document_electronic` those of them with an electronic result;
+  `processing_working_time` the sum over the resolved of the working time from receipt to
+  resolution, less the working time the clock was stopped (waiting for the applicant's
+  supplements, or for fees that stop it); `processing_calendar_time` the same in elapsed time.
 
 Days are local dates; the agency is the dossier code's; a dossier refused before any procedure
 was named counts under procedure code '' (unknown). `timeliness_dossiers` keeps per dossier what
-the counting needs (status, procedure, receipt, due date, supplement requests and the wait).
+the counting needs (status, procedure, receipt, due date, supplement requests and the waits).
+
+`timeliness_spells` keeps, per dossier, each stretch of time during which it was open (received,
+not finished) with the same clock facts (original due date, paused_at, supplement requests):
+from the event that began it (`since`) to the one that ended it (`until`, NULL while it lasts).
+The spell that holds an instant is the dossier as it stood then, so a report classifies the
+dossiers open at the end of a past period as they were at that end, whatever happened later.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Final, NamedTuple
 from uuid import UUID
@@ -33,13 +43,14 @@ from uuid import UUID
 from eventsourcing.postgres import PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from domain.calendar import WorkCalendar
 from domain.commands import Channel
 from domain.dossier import Dossier
 from domain.status import Status
 from domain.timeliness import FINISHED_STATUSES, Timeliness, classify
+from projections.classification import OPEN_STATUSES, OpenBounds, settled_timeliness
 from projections.dossier_rows import (
     IDENTITY_COLUMNS,
     Column,
@@ -67,15 +78,88 @@ DOSSIER_COLUMNS: Final = (
     attribute("paused_at", "timestamptz"),
     attribute("finished_at", "timestamptz"),
     attribute("supplement_requests", "integer", "NOT NULL"),
+    attribute("result_document", "boolean", "NOT NULL"),
 )
 
 
 def _kept_by_the_tally(_dossier: Dossier, _calendar: WorkCalendar) -> object:
-    raise AssertionError("supplement_wait is not a Dossier attribute: the Tally keeps it")
+    raise AssertionError("the waits are not Dossier attributes: the Tally keeps them")
 
 
-SUPPLEMENT_WAIT: Final = Column("supplement_wait", "interval", _kept_by_the_tally, "NOT NULL")
-"""Working time the dossier spent waiting for supplements (the clock was stopped)."""
+WAIT_COLUMNS: Final = (
+    Column("stopped_working_time", "interval", _kept_by_the_tally, "NOT NULL"),
+    Column("stopped_calendar_time", "interval", _kept_by_the_tally, "NOT NULL"),
+)
+"""Working time and elapsed time the dossier's clock was stopped (supplements, paused fees)."""
+
+
+class Waits(NamedTuple):
+    working: timedelta = timedelta()
+    calendar: timedelta = timedelta()
+
+
+class SpellKey(NamedTuple):
+    """The clock facts a spell holds constant."""
+
+    original_due_at: datetime | None
+    paused_at: datetime | None
+    supplement_requests: int
+
+
+def spell_key(dossier: Dossier | None) -> SpellKey | None:
+    """The clock facts of an open dossier (received, not finished), None for any other."""
+    if dossier is None or dossier.received_at is None or dossier.status not in OPEN_STATUSES:
+        return None
+    return SpellKey(dossier.original_due_at, dossier.paused_at, dossier.supplement_requests)
+
+
+@dataclass(frozen=True)
+class Spell:
+    """A dossier open with the same clock facts from `since` to `until` (None: still)."""
+
+    id: UUID
+    version: int
+    since: datetime
+    until: datetime | None
+    agency: str
+    procedure_code: str
+    original_due_at: datetime | None
+    paused_at: datetime | None
+    supplement_requests: int
+    settled_timeliness: str | None
+
+
+SPELL_FIELDS: Final = tuple(field.name for field in fields(Spell))
+SPELL_TYPES: Final = {
+    "id": "uuid", "version": "integer", "since": "timestamptz", "until": "timestamptz",
+    "agency": "text", "procedure_code": "text", "original_due_at": "timestamptz",
+    "paused_at": "timestamptz", "supplement_requests": "integer", "settled_timeliness": "text",
+}  # fmt: skip
+
+
+OPEN_DURING: Final = "tstzrange(since, until, '[)')"
+"""The instants a spell holds: from `since`, up to but not including `until` (NULL: no end yet).
+A GiST index on it finds the spells that hold an instant without reading the others."""
+
+
+class SpellBook:
+    """The spells a page of events opens, and the stored open spells it closes."""
+
+    def __init__(self) -> None:
+        self.new: list[Spell] = []
+        self.closed_stored: dict[UUID, datetime] = {}
+        self._open_new: dict[UUID, int] = {}
+
+    def open(self, spell: Spell) -> None:
+        self._open_new[spell.id] = len(self.new)
+        self.new.append(spell)
+
+    def close(self, dossier_id: UUID, at: datetime) -> None:
+        index = self._open_new.pop(dossier_id, None)
+        if index is None:
+            self.closed_stored[dossier_id] = at
+        else:
+            self.new[index] = replace(self.new[index], until=at)
 
 
 class CounterKey(NamedTuple):
@@ -97,6 +181,9 @@ class DayCounts:
     resolved: int = 0
     resolved_electronic: int = 0
     processing_working_time: timedelta = timedelta()
+    resolved_document: int = 0
+    resolved_document_electronic: int = 0
+    processing_calendar_time: timedelta = timedelta()
 
     def finished(self, timeliness: Timeliness) -> None:
         if timeliness is Timeliness.EARLY:
@@ -108,15 +195,17 @@ class DayCounts:
 
 
 COUNTER_NAMES: Final = tuple(field.name for field in fields(DayCounts))
+INTERVAL_COUNTERS: Final = frozenset({"processing_working_time", "processing_calendar_time"})
 
 
 class Tally:
-    """The counters a page of events adds, and each touched dossier's supplement wait."""
+    """The counters a page of events adds, each touched dossier's waits, and its spells."""
 
     def __init__(self, calendar: WorkCalendar) -> None:
         self.calendar = calendar
         self.days: dict[CounterKey, DayCounts] = {}
-        self.waits: dict[UUID, timedelta] = {}
+        self.waits: dict[UUID, Waits] = {}
+        self.spells = SpellBook()
 
     def on(self, dossier: Dossier, instant: datetime) -> DayCounts:
         key = CounterKey(
@@ -129,19 +218,60 @@ class Tally:
             counts = self.days[key] = DayCounts()
         return counts
 
-    def count(self, event: Dossier.Event, before: Status | None, dossier: Dossier) -> None:
-        """What one event adds, `dossier` being its state after the event."""
+    def count(
+        self,
+        event: Dossier.Event,
+        before: Status | None,
+        before_spell: SpellKey | None,
+        dossier: Dossier,
+    ) -> None:
+        """What one event adds, `dossier` being its state after the event, `before_spell` the
+        clock facts before it (None: it was not open)."""
         if isinstance(event, Dossier.Received):
             counts = self.on(dossier, event.occurred_at)
             counts.received += 1
             counts.received_online += dossier.channel == Channel.ONLINE
         elif isinstance(event, Dossier.ReceiptRefused):
             self.on(dossier, event.occurred_at).refused += 1
-        elif isinstance(event, Dossier.SupplementProvided):
-            waited = self.calendar.working_time_between(event.paused_at, event.occurred_at)
-            self.waits[dossier.id] += waited
+        elif isinstance(event, Dossier.SupplementProvided | Dossier.FeePaid):
+            self._resumed(dossier.id, event.paused_at, event.occurred_at)
         if before not in FINISHED_STATUSES and dossier.status in FINISHED_STATUSES:
             self._finish(event, dossier)
+        self._follow_spell(event, before_spell, dossier)
+
+    def _resumed(self, dossier_id: UUID, paused_at: datetime | None, at: datetime) -> None:
+        if paused_at is None:
+            return  # fees paid while the clock kept running
+        working, calendar = self.waits[dossier_id]
+        self.waits[dossier_id] = Waits(
+            working + self.calendar.working_time_between(paused_at, at),
+            calendar + max(at - paused_at, timedelta()),
+        )
+
+    def _follow_spell(
+        self, event: Dossier.Event, before: SpellKey | None, dossier: Dossier
+    ) -> None:
+        after = spell_key(dossier)
+        if after == before:
+            return
+        if before is not None:
+            self.spells.close(dossier.id, event.occurred_at)
+        if after is not None:
+            settled = settled_timeliness(dossier, self.calendar)
+            self.spells.open(
+                Spell(
+                    id=dossier.id,
+                    version=event.originator_version,
+                    since=event.occurred_at,
+                    until=None,
+                    agency=dossier.agency,
+                    procedure_code=dossier.procedure_code or UNKNOWN_PROCEDURE,
+                    original_due_at=after.original_due_at,
+                    paused_at=after.paused_at,
+                    supplement_requests=after.supplement_requests,
+                    settled_timeliness=None if settled is None else settled.value,
+                )
+            )
 
     def _finish(self, event: Dossier.Event, dossier: Dossier) -> None:
         assert dossier.finished_at is not None
@@ -151,10 +281,17 @@ class Tally:
             counts.finished(timeliness)
         if isinstance(event, Dossier.Resolved):
             assert dossier.received_at is not None and dossier.resolved_at is not None
+            electronic = bool(dossier.electronic_result)
             counts.resolved += 1
-            counts.resolved_electronic += bool(dossier.electronic_result)
-            elapsed = self.calendar.working_time_between(dossier.received_at, dossier.resolved_at)
-            counts.processing_working_time += max(elapsed - self.waits[dossier.id], timedelta())
+            counts.resolved_electronic += electronic
+            if dossier.result_document:
+                counts.resolved_document += 1
+                counts.resolved_document_electronic += electronic
+            waits = self.waits[dossier.id]
+            worked = self.calendar.working_time_between(dossier.received_at, dossier.resolved_at)
+            elapsed = dossier.resolved_at - dossier.received_at
+            counts.processing_working_time += max(worked - waits.working, timedelta())
+            counts.processing_calendar_time += max(elapsed - waits.calendar, timedelta())
 
 
 @dataclass(frozen=True)
@@ -170,6 +307,31 @@ class PeriodCounts:
     resolved: int
     resolved_electronic: int
     processing_working_time: timedelta
+    resolved_document: int
+    resolved_document_electronic: int
+    processing_calendar_time: timedelta
+
+    @classmethod
+    def total(cls, parts: Sequence[PeriodCounts]) -> PeriodCounts:
+        sums: dict[str, Any] = {
+            name: timedelta() if name in INTERVAL_COUNTERS else 0 for name in COUNTER_NAMES
+        }
+        for part in parts:
+            for name in COUNTER_NAMES:
+                sums[name] += getattr(part, name)
+        return cls(**sums)
+
+
+@dataclass(frozen=True)
+class OpenCounts:
+    """Dossiers open (received, not finished) at a moment, and how many were overdue then."""
+
+    open: int
+    overdue: int
+
+    @property
+    def in_time(self) -> int:
+        return self.open - self.overdue
 
 
 class TimelinessView(PagedView):
@@ -183,28 +345,60 @@ class TimelinessView(PagedView):
         super().__init__(datastore, tracking_table_name=tracking_table_name, **kwargs)
         self.dossiers_table = self.qualified(f"{self.base_name}_dossiers")
         self.counters_table = self.qualified(f"{self.base_name}_counters")
-        columns = (*DOSSIER_COLUMNS, SUPPLEMENT_WAIT)
+        self.spells_table = self.qualified(f"{self.base_name}_spells")
+        columns = (*DOSSIER_COLUMNS, *WAIT_COLUMNS)
         self.sql_create_statements += [
             create_table_statement(self.dossiers_table, columns),
             self._create_counters(),
             self._index("counters_by_procedure", "(procedure_code, day)"),
             self._index("counters_by_day", "(day)"),
+            self._create_spells(),
+            SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist ({})").format(
+                Identifier(f"{self.base_name}_spells_open_during"),
+                self.spells_table,
+                SQL(OPEN_DURING),
+            ),
         ]
         self._select_dossiers = select_by_ids_statement(self.dossiers_table)
         self._upsert_dossiers = upsert_statement(self.dossiers_table, columns)
         self._add_counts = self._add_counts_statement()
-        self.cache: DossierCache[tuple[Dossier, timedelta]] = DossierCache()
+        self._close_spells = SQL(
+            "UPDATE {0} AS spell SET until = closed.until"
+            " FROM unnest(%b::uuid[], %b::timestamptz[]) AS closed(id, until)"
+            " WHERE spell.id = closed.id AND spell.until IS NULL"
+        ).format(self.spells_table)
+        self._insert_spells = SQL("INSERT INTO {} ({}) SELECT * FROM unnest({})").format(
+            self.spells_table,
+            SQL(", ").join(Identifier(name) for name in SPELL_FIELDS),
+            SQL(", ").join(SQL("%b::{}[]").format(SQL(SPELL_TYPES[n])) for n in SPELL_FIELDS),
+        )
+        self.cache: DossierCache[tuple[Dossier, Waits]] = DossierCache()
 
     @property
     def read_model_tables(self) -> tuple[str, ...]:
-        return (f"{self.base_name}_dossiers", f"{self.base_name}_counters")
+        return tuple(f"{self.base_name}_{part}" for part in ("dossiers", "counters", "spells"))
+
+    def _create_spells(self) -> Composed:
+        definitions = SQL(", ").join(
+            SQL("{} {}{}").format(
+                Identifier(name),
+                SQL(SPELL_TYPES[name]),
+                SQL(
+                    ""
+                    if name in {"until", "original_due_at", "paused_at", "settled_timeliness"}
+                    else " NOT NULL"
+                ),
+            )
+            for name in SPELL_FIELDS
+        )
+        return SQL("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY (id, version))").format(
+            self.spells_table, definitions
+        )
 
     def _create_counters(self) -> Composed:
         counters = SQL(", ").join(
             SQL(
-                "{} interval NOT NULL"
-                if name == "processing_working_time"
-                else "{} integer NOT NULL"
+                "{} interval NOT NULL" if name in INTERVAL_COUNTERS else "{} integer NOT NULL"
             ).format(Identifier(name))
             for name in COUNTER_NAMES
         )
@@ -222,7 +416,7 @@ class TimelinessView(PagedView):
     def _add_counts_statement(self) -> Composed:
         names = SQL(", ").join(Identifier(name) for name in COUNTER_NAMES)
         arrays = SQL(", ").join(
-            SQL("%b::interval[]" if name == "processing_working_time" else "%b::integer[]")
+            SQL("%b::interval[]" if name in INTERVAL_COUNTERS else "%b::integer[]")
             for name in COUNTER_NAMES
         )
         sums = SQL(", ").join(
@@ -250,17 +444,22 @@ class TimelinessView(PagedView):
             cursor.execute(self._select_dossiers, (missing,), prepare=True)
             for row in cursor.fetchall():
                 dossiers[row["id"]] = restore(row)
-                tally.waits[row["id"]] = row["supplement_wait"]
+                tally.waits[row["id"]] = Waits(
+                    row["stopped_working_time"], row["stopped_calendar_time"]
+                )
         for event in events:
             before = dossiers.get(event.originator_id)
             before_status = None if before is None else before.status
+            before_spell = spell_key(before)
             dossier = dossiers[event.originator_id] = advance(before, event)
-            tally.waits.setdefault(dossier.id, timedelta())
-            tally.count(event, before_status, dossier)
+            tally.waits.setdefault(dossier.id, Waits())
+            tally.count(event, before_status, before_spell, dossier)
         rows = list(dossiers.values())
         parameters = column_arrays(DOSSIER_COLUMNS, rows, calendar)
-        parameters.append([tally.waits[dossier.id] for dossier in rows])
+        parameters.append([tally.waits[dossier.id].working for dossier in rows])
+        parameters.append([tally.waits[dossier.id].calendar for dossier in rows])
         cursor.execute(self._upsert_dossiers, parameters)
+        self._write_spells(cursor, tally.spells)
         if tally.days:
             keys = list(tally.days)
             cursor.execute(
@@ -273,6 +472,17 @@ class TimelinessView(PagedView):
                 ],
             )
         self.cache.stage({key: (dossier, tally.waits[key]) for key, dossier in dossiers.items()})
+
+    def _write_spells(self, cursor: Cursor[DictRow], spells: SpellBook) -> None:
+        """Close the stored spells first: the new ones may be open, and must stay so."""
+        if spells.closed_stored:
+            ids = list(spells.closed_stored)
+            cursor.execute(self._close_spells, [ids, [spells.closed_stored[i] for i in ids]])
+        if spells.new:
+            cursor.execute(
+                self._insert_spells,
+                [[getattr(spell, name) for spell in spells.new] for name in SPELL_FIELDS],
+            )
 
     def saved(self, position: int) -> None:
         self.cache.commit(position)
@@ -289,28 +499,73 @@ class TimelinessView(PagedView):
         last_day: date,
     ) -> PeriodCounts:
         """The counters added up over the local days first_day..last_day (both included)."""
-        clauses = [SQL("day BETWEEN %(first_day)s AND %(last_day)s")]
+        parts = self.counts_by_procedure(
+            agency=agency, procedure_code=procedure_code, first_day=first_day, last_day=last_day
+        )
+        return PeriodCounts.total(list(parts.values()))
+
+    def counts_by_procedure(
+        self,
+        *,
+        agency: str | None,
+        procedure_code: str | None,
+        first_day: date,
+        last_day: date,
+    ) -> dict[str, PeriodCounts]:
+        """The counters over first_day..last_day (both included), per procedure code."""
+        clauses: list[Composable] = [SQL("day BETWEEN %(first_day)s AND %(last_day)s")]
         parameters: dict[str, Any] = {"first_day": first_day, "last_day": last_day}
-        if agency is not None:
-            clauses.append(SQL("agency = %(agency)s"))
-            parameters["agency"] = agency
-        if procedure_code is not None:
-            clauses.append(SQL("procedure_code = %(procedure_code)s"))
-            parameters["procedure_code"] = procedure_code
+        clauses += self._scope(parameters, agency, procedure_code)
         sums = SQL(", ").join(
             SQL("coalesce(sum({0}), {1}) AS {0}").format(
-                Identifier(name),
-                SQL("interval '0'" if name == "processing_working_time" else "0"),
+                Identifier(name), SQL("interval '0'" if name in INTERVAL_COUNTERS else "0")
             )
             for name in COUNTER_NAMES
         )
-        statement = SQL("SELECT {} FROM {} WHERE {}").format(
-            sums, self.counters_table, SQL(" AND ").join(clauses)
-        )
+        statement = SQL(
+            "SELECT procedure_code, {} FROM {} WHERE {} GROUP BY procedure_code"
+            " ORDER BY procedure_code"
+        ).format(sums, self.counters_table, SQL(" AND ").join(clauses))
+        with self.datastore.get_connection() as connection:
+            rows = connection.execute(statement, parameters).fetchall()
+        return {row.pop("procedure_code"): PeriodCounts(**row) for row in rows}
+
+    def count_open_at(
+        self, *, agency: str | None, procedure_code: str | None, bounds: OpenBounds
+    ) -> OpenCounts:
+        """Dossiers open at `bounds.now`, as they stood then, and how many were overdue then.
+
+        The spell holding that instant gives the facts: begun at or before it, ended after it
+        (a dossier finished at that very instant still counts as open, as a finish on the next
+        day would). Paused spells and spells without a due date carry their settled class;
+        the others are overdue with more than one supplementation request or once the local
+        date of the moment is past their due date's.
+        """
+        parameters: dict[str, Any] = {"as_of": bounds.now, **bounds.parameters()}
+        clauses: list[Composable] = [SQL(OPEN_DURING + " @> %(as_of)s::timestamptz")]
+        clauses += self._scope(parameters, agency, procedure_code)
+        statement = SQL(
+            "SELECT count(*) AS open, count(*) FILTER (WHERE settled_timeliness = 'overdue'"
+            " OR (settled_timeliness IS NULL AND (supplement_requests > 1"
+            " OR original_due_at < %(overdue_before)s))) AS overdue FROM {} WHERE {}"
+        ).format(self.spells_table, SQL(" AND ").join(clauses))
         with self.datastore.get_connection() as connection:
             row = connection.execute(statement, parameters).fetchone()
         assert row is not None
-        return PeriodCounts(**row)
+        return OpenCounts(open=row["open"], overdue=row["overdue"])
+
+    @staticmethod
+    def _scope(
+        parameters: dict[str, Any], agency: str | None, procedure_code: str | None
+    ) -> list[Composed]:
+        clauses: list[Composed] = []
+        if agency is not None:
+            clauses.append(SQL("agency = %(agency)s").format())
+            parameters["agency"] = agency
+        if procedure_code is not None:
+            clauses.append(SQL("procedure_code = %(procedure_code)s").format())
+            parameters["procedure_code"] = procedure_code
+        return clauses
 
     def counted(self, column: str, *, first_day: date, last_day: date) -> list[str]:
         """The agencies (column `agency`) or procedures (`procedure_code`) with counters on a

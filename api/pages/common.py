@@ -13,6 +13,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
+from api.auth import runtime_of
 from api.pages.i18n import LANGUAGE_COOKIE, LANGUAGES, Words, chosen_language
 
 PAGES_DIR: Final = Path(__file__).parent
@@ -43,7 +44,7 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
 
 
 def agency_namer(request: Request[Any, Any, Any]) -> Any:
-    names: dict[str, str] = request.app.state.agency_names
+    names = runtime_of(request).agencies
 
     def agency_name(code: str | None) -> str:
         if not code:

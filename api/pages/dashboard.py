@@ -25,7 +25,6 @@ from api.pages.inspect import _sign_in_redirect, current_session
 from api.problems import ProblemError
 from application.runtime import Runtime
 from domain.calendar import LOCAL_TZ
-from domain.procedures import TimeUnit
 from projections.registry import ReadModels
 from projections.report import TimelinessReport, timeliness_report
 
@@ -136,7 +135,8 @@ class Dashboard:
                 "supplemented",
                 "supplementation_rate",
                 "resolved",
-                "average_processing_days",
+                "average_processing_time",
+                "average_unit",
                 "legal_time",
                 "legal_unit",
                 "average_to_legal",
@@ -149,7 +149,8 @@ class Dashboard:
                     p["supplemented"],
                     p["supplementation_rate"],
                     p["resolved"],
-                    p["average_days"],
+                    p["average"],
+                    p["average_unit"],
                     p["legal_time"],
                     p["legal_unit"],
                     p["average_to_legal"],
@@ -164,18 +165,15 @@ def build_dashboard(runtime: Runtime, read_models: ReadModels, period: Period) -
     now = datetime.now(UTC)
     calendar = runtime.rules.calendar
 
-    def report(
-        first: date, last: date, agency: str | None, procedure: str | None = None
-    ) -> TimelinessReport:
+    def report(first: date, last: date, agency: str | None) -> TimelinessReport:
         return timeliness_report(
             read_models.timeliness,
-            read_models.dossier_status,
             agency=agency,
-            procedure_code=procedure,
             first_day=first,
             last_day=last,
             now=now,
             calendar=calendar,
+            procedures=runtime.rules.procedures,
         )
 
     first_day, last_day = period.first_day, period.last_day
@@ -186,12 +184,10 @@ def build_dashboard(runtime: Runtime, read_models: ReadModels, period: Period) -
         )
         if period.agency is None or agency == period.agency
     ]
-    codes = read_models.timeliness.counted("procedure_code", first_day=first_day, last_day=last_day)
     asked = [
-        (first_day, last_day, period.agency, None),
-        *((first_day, last_day, agency, None) for agency in agency_codes),
-        *((first, last, period.agency, None) for first, last in period.months()),
-        *((first_day, last_day, period.agency, code) for code in codes),
+        (first_day, last_day, period.agency),
+        *((first_day, last_day, agency) for agency in agency_codes),
+        *((first, last, period.agency) for first, last in period.months()),
     ]
     # Each report is a few short queries: a handful at a time overlaps their round trips.
     with ThreadPoolExecutor(max_workers=REPORTS_AT_ONCE) as pool:
@@ -199,44 +195,44 @@ def build_dashboard(runtime: Runtime, read_models: ReadModels, period: Period) -
     whole = reports[0]
     agencies = list(zip(agency_codes, reports[1 : 1 + len(agency_codes)], strict=True))
     agencies.sort(key=lambda pair: (-(pair[1].on_time_rate.value or 0), pair[0]))
-    month_reports = reports[1 + len(agency_codes) : len(reports) - len(codes)]
+    month_reports = reports[1 + len(agency_codes) :]
     months = [(first, r) for (first, _), r in zip(period.months(), month_reports, strict=True)]
-    by_procedure = dict(zip(codes, reports[len(reports) - len(codes) :], strict=True))
     received_from = datetime.combine(first_day, time(), LOCAL_TZ)
     received_before = datetime.combine(last_day + timedelta(days=1), time(), LOCAL_TZ)
     supplemented = read_models.dossier_status.supplemented(
         agency=period.agency, received_from=received_from, received_before=received_before
     )
+    averages = {item.procedure_code: item for item in whole.average_processing_time_by_procedure}
     procedures = []
-    for code in codes:
-        r = by_procedure[code]
+    for code in sorted(set(supplemented) | set(averages)):
         procedure = runtime.rules.procedures.get(code)
-        received, asked = supplemented.get(code, (0, 0))
+        received, asked_again = supplemented.get(code, (0, 0))
         legal = procedure.processing_time if procedure else None
-        legal_days = _legal_working_days(legal.amount, legal.unit) if legal else None
-        average = r.average_processing_days.value
+        mean = averages.get(code)
+        average = mean.average.value if mean else None
         procedures.append(
             {
                 "code": code,
                 "name": procedure.name if procedure else code,
                 "received": received,
-                "supplemented": asked,
-                "supplementation_rate": asked / received if received else None,
-                "resolved": r.average_processing_days.denominator,
-                "average_days": average,
+                "supplemented": asked_again,
+                "supplementation_rate": asked_again / received if received else None,
+                "resolved": mean.average.denominator if mean else 0,
+                "average": average,
+                "average_unit": mean.unit.value if mean else None,
                 "legal_time": legal.amount if legal else None,
                 "legal_unit": legal.unit.value if legal else None,
-                "average_to_legal": average / legal_days
-                if average is not None and legal_days
+                # 2.2 is in the procedure's own unit: compared with its legal time in it.
+                "average_to_legal": average / legal.amount
+                if average is not None
+                and legal
+                and legal.amount
+                and mean
+                and mean.unit is legal.unit
                 else None,
             }
         )
     return Dashboard(period, whole, agencies, months, procedures)
-
-
-def _legal_working_days(amount: int, unit: TimeUnit) -> float:
-    """The legal time in working days, to compare with 2.2 (calendar days count 5 in 7)."""
-    return float(amount) if unit is TimeUnit.WORKING_DAYS else amount * 5 / 7
 
 
 async def _dashboard(
@@ -264,7 +260,7 @@ async def dashboard(
         "dashboard.html",
         session=session,
         board=board,
-        all_agencies=request.app.state.agency_names,
+        all_agencies=runtime_of(request).agencies,
         bar_chart=bar_chart,
         column_chart=column_chart,
     )

@@ -244,7 +244,7 @@ def _home(request: Request[Any, Any, Any], session: PageSession, **context: Any)
         session=session,
         procedures=runtime.rules.procedures,
         statuses=list(Status),
-        agencies=request.app.state.agency_names,
+        agencies=runtime_of(request).agencies,
         now=datetime.now(UTC),
         calendar=runtime.rules.calendar,
         urlencode=urlencode,
@@ -268,7 +268,9 @@ async def list_csv(
         request, _list_filter(agency, procedure, status, timeliness), None, 100_000
     )
     now = datetime.now(UTC)
-    items = [dossier_out(row, now, runtime.rules.calendar) for row in listing.rows]
+    items = [
+        dossier_out(row, now, runtime.rules.calendar, runtime.agencies) for row in listing.rows
+    ]
     rows = ([_csv_cell(getattr(item, column)) for column in LIST_COLUMNS] for item in items)
     return csv_response(LIST_COLUMNS, rows, "dossiers")
 
@@ -298,7 +300,7 @@ async def dossier_timeline(
     lines = timeline(entries, runtime.rules.calendar)
     chosen = next((line for line in lines if line.version == version), lines[-1])
     at = datetime.now(UTC) if version is None else chosen.occurred_at
-    state = dossier_out(chosen.dossier, at, runtime.rules.calendar)
+    state = dossier_out(chosen.dossier, at, runtime.rules.calendar, runtime.agencies)
     template = "_state.html" if is_htmx(request) else "timeline.html"
     return page(
         request,

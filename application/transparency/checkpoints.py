@@ -29,6 +29,7 @@ from application.transparency.note import (
     open_checkpoint,
     sign_checkpoint,
 )
+from application.transparency.witnessing import Witnessing
 
 _log = logging.getLogger(__name__)
 
@@ -150,11 +151,14 @@ class CheckpointSchedule:
         every_events: int,
         every_seconds: float,
         on_stop: Callable[[], None] | None = None,
+        witnessing: Witnessing | None = None,
     ) -> None:
         self.checkpointer = checkpointer
         self.every_events = every_events
         self.every_seconds = every_seconds
         self.on_stop = on_stop
+        self.witnessing = witnessing
+        self._witnessed_at = -math.inf
         self.last_error: BaseException | None = None
         self._signed_size: int | None = None
         self._signed_at = -math.inf
@@ -193,11 +197,16 @@ class CheckpointSchedule:
             latest = self.checkpointer.latest()
             self._signed_size = 0 if latest is None else latest.tree_size
         grown = self.checkpointer.tree_size() - self._signed_size
-        if grown == 0:
-            return
         due = grown >= self.every_events or monotonic() - self._signed_at >= self.every_seconds
-        if grown < 0 or due:  # a shrunk log is refused, loudly
-            signed = self.checkpointer.checkpoint()
-            self._signed_size = 0 if signed is None else signed.tree_size
+        signed = False
+        if grown < 0 or (grown > 0 and due):  # a shrunk log is refused, loudly
+            latest = self.checkpointer.checkpoint()
+            self._signed_size = 0 if latest is None else latest.tree_size
             self._signed_at = monotonic()
             self.last_error = None
+            signed = True
+        if self.witnessing is not None and (
+            signed or monotonic() - self._witnessed_at >= self.every_seconds
+        ):
+            self._witnessed_at = monotonic()
+            self.witnessing.witness_latest()

@@ -10,6 +10,10 @@ Tables, named after the read model that appends the leaves (`audit_log`, or a re
     audit_log_checkpoints  tree_size -> root hash, the signed note, the verifier key that signed
                            it. Not renamed by a rebuild: signed checkpoints are evidence that a
                            rebuilt tree must stay consistent with.
+    audit_log_cosignatures (tree_size, witness verifier key) -> the witness's cosignature line
+                           of that checkpoint and its timestamp (not renamed either).
+    audit_log_alarms       what went wrong with the log that people must look at: a witness
+                           refused a checkpoint signed with the log's key (a fork), and so on.
 
 A `LogStore` runs the SQL on one cursor, so a caller chooses the transaction: the audit log
 projection appends a page of events in the page's transaction, with its tracking position.
@@ -44,6 +48,8 @@ from application.transparency.merkle import (
 )
 
 CHECKPOINTS_TABLE = "audit_log_checkpoints"
+COSIGNATURES_TABLE = "audit_log_cosignatures"
+ALARMS_TABLE = "audit_log_alarms"
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,14 @@ class AuditTables:
         return self._table(CHECKPOINTS_TABLE)
 
     @property
+    def cosignatures(self) -> Composed:
+        return self._table(COSIGNATURES_TABLE)
+
+    @property
+    def alarms(self) -> Composed:
+        return self._table(ALARMS_TABLE)
+
+    @property
     def events(self) -> Composed:
         return self._table(EVENTS_TABLE)
 
@@ -99,6 +113,16 @@ class AuditTables:
                 " root_hash bytea NOT NULL, note text NOT NULL, verifier_key text NOT NULL,"
                 " signed_at timestamptz NOT NULL DEFAULT now())"
             ).format(self.checkpoints),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (tree_size bigint NOT NULL, witness text NOT NULL,"
+                " line text NOT NULL, timestamp bigint NOT NULL,"
+                " received_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (tree_size, witness))"
+            ).format(self.cosignatures),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (id bigserial PRIMARY KEY,"
+                " raised_at timestamptz NOT NULL DEFAULT now(), kind text NOT NULL,"
+                " tree_size bigint, reason text NOT NULL, acknowledged_at timestamptz)"
+            ).format(self.alarms),
         ]
 
 
@@ -111,6 +135,20 @@ class StoredCheckpoint:
     note: str
     verifier_key: str
     signed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """Something wrong with the log that an operator must look at, until acknowledged."""
+
+    id: int
+    raised_at: datetime
+    kind: str
+    tree_size: int | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -269,6 +307,112 @@ class LogStore:
         ).fetchone()
         assert row is not None
         return StoredCheckpoint(**row)
+
+    def checkpoints_page(self, after: int, limit: int) -> list[StoredCheckpoint]:
+        """Up to `limit` checkpoints of tree sizes above `after`, smallest first."""
+        return self._checkpoints(
+            SQL("WHERE tree_size > %s ORDER BY tree_size LIMIT %s"), (after, limit)
+        )
+
+    def hash_tile(self, level: int, first: int, width: int) -> bytes | None:
+        """The stored subtree hashes of `level`, indexes first to first + width - 1, joined;
+        None unless the latest signed checkpoint holds them all."""
+        row = self.cursor.execute(
+            SQL(
+                "SELECT string_agg(hash, ''::bytea ORDER BY index) AS hashes, count(*) AS count"
+                " FROM {} WHERE level = %s AND index >= %s AND index < %s"
+                " AND (SELECT max(tree_size) FROM {}) >= %s"
+            ).format(self.tables.subtrees, self.tables.checkpoints),
+            (level, first, first + width, (first + width) << level),
+            prepare=True,
+        ).fetchone()
+        if row is None or row["count"] != width:
+            return None
+        hashes: bytes = row["hashes"]
+        return hashes
+
+    def leaf_entries(self, first: int, count: int) -> list[bytes] | None:
+        """The leaves first to first + count - 1 as logged, from the events table; None unless
+        the latest signed checkpoint holds them all. Raises LookupError if a logged event is
+        no longer in the events table as logged. Joined by notification id: consecutive leaves
+        are consecutive rows of the events table, on a few pages."""
+        rows = self.cursor.execute(
+            SQL(
+                "SELECT l.leaf_index, l.originator_id, l.originator_version, e.topic, e.state"
+                " FROM {} AS l LEFT JOIN {} AS e ON e.notification_id = l.notification_id"
+                " AND e.originator_id = l.originator_id"
+                " AND e.originator_version = l.originator_version"
+                " WHERE l.leaf_index >= %s AND l.leaf_index < %s"
+                " AND (SELECT max(tree_size) FROM {}) >= %s ORDER BY l.leaf_index"
+            ).format(self.tables.leaves, self.tables.events, self.tables.checkpoints),
+            (first, first + count, first + count),
+            prepare=True,
+        ).fetchall()
+        if len(rows) != count:
+            return None
+        entries = []
+        for row in rows:
+            if row["state"] is None:
+                raise LookupError(f"the event of leaf {row['leaf_index']} is missing")
+            entries.append(
+                leaf_bytes(
+                    row["originator_id"], row["originator_version"], row["topic"], row["state"]
+                )
+            )
+        return entries
+
+    def add_cosignature(self, tree_size: int, witness: str, line: str, timestamp: int) -> None:
+        self.cursor.execute(
+            SQL(
+                "INSERT INTO {} (tree_size, witness, line, timestamp) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (tree_size, witness) DO NOTHING"
+            ).format(self.tables.cosignatures),
+            (tree_size, witness, line, timestamp),
+        )
+
+    def cosignature_lines(self, tree_size: int) -> list[str]:
+        rows = self.cursor.execute(
+            SQL("SELECT line FROM {} WHERE tree_size = %s ORDER BY witness").format(
+                self.tables.cosignatures
+            ),
+            (tree_size,),
+        ).fetchall()
+        return [row["line"] for row in rows]
+
+    def witnessed_size(self, witness: str) -> int | None:
+        """The largest checkpoint `witness` (its verifier key) cosigned, as far as we know."""
+        row = self.cursor.execute(
+            SQL("SELECT max(tree_size) AS size FROM {} WHERE witness = %s").format(
+                self.tables.cosignatures
+            ),
+            (witness,),
+        ).fetchone()
+        return None if row is None else row["size"]
+
+    def add_alarm(self, kind: str, tree_size: int | None, reason: str) -> None:
+        self.cursor.execute(
+            SQL("INSERT INTO {} (kind, tree_size, reason) VALUES (%s, %s, %s)").format(
+                self.tables.alarms
+            ),
+            (kind, tree_size, reason),
+        )
+
+    def open_alarms(self) -> list[Alarm]:
+        rows = self.cursor.execute(
+            SQL(
+                "SELECT id, raised_at, kind, tree_size, reason FROM {}"
+                " WHERE acknowledged_at IS NULL ORDER BY id"
+            ).format(self.tables.alarms)
+        ).fetchall()
+        return [Alarm(**row) for row in rows]
+
+    def acknowledge_alarms(self) -> int:
+        self.cursor.execute(
+            SQL("UPDATE {} SET acknowledged_at = now() WHERE acknowledged_at IS NULL").format(
+                self.tables.alarms
+            )
+        )
+        return self.cursor.rowcount
 
     def lock_checkpoints(self) -> None:
         """Until the transaction ends, no other checkpointer reads the last checkpoint or adds

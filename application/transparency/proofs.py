@@ -124,7 +124,8 @@ def prove_consistency(log: AuditLog, old_size: int, new_size: int) -> list[bytes
 
 
 def export_bundle(log: AuditLog, code: DossierCode) -> Bundle:
-    """The dossier's events included in the latest checkpoint, as stored, with their proofs."""
+    """The dossier's events included in the latest checkpoint, as stored, with their proofs;
+    the checkpoint carries the cosignatures its witnesses gave."""
     with log.reading() as store:
         checkpoint = signed_checkpoint(store)
         events = store.dossier_events(dossier_id(code))
@@ -142,10 +143,11 @@ def export_bundle(log: AuditLog, code: DossierCode) -> Bundle:
             )
         ranges = [inclusion_proof_ranges(e.leaf_index, checkpoint.tree_size) for e in included]
         hashes = store.hash_store(set().union(*map(subtrees_of_proof, ranges)))
+        cosignatures = store.cosignature_lines(checkpoint.tree_size)
     return build_bundle(
         str(code),
         dossier_id=dossier_id(code),
-        checkpoint_note=checkpoint.note,
+        checkpoint_note=checkpoint.note + "".join(cosignatures),
         verifier=Verifier.from_vkey(checkpoint.verifier_key),
         events=included,
         store=hashes,

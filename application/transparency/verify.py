@@ -23,6 +23,7 @@ from application.transparency.bundle import (
     decode_json_state,
     readable_event,
 )
+from application.transparency.cosignature import CosignatureVerifier, cosignatures_of
 from application.transparency.leaf import leaf_bytes
 from application.transparency.merkle import (
     ProofError,
@@ -71,6 +72,8 @@ class VerificationReport:
     """Versions whose stored bytes are proven included in the checkpoint."""
     readable_events_checked: bool = False
     failures: tuple[Failure, ...] = ()
+    cosigned_by: tuple[str, ...] = ()
+    """The witnesses of the policy whose valid cosignature the checkpoint carries."""
 
     @property
     def ok(self) -> bool:
@@ -80,22 +83,62 @@ class VerificationReport:
         """The report for people: the verdict, then each failure."""
         if self.ok and self.checkpoint is not None:
             readable = "match" if self.readable_events_checked else "were not checked"
-            return [
+            lines = [
                 f"OK: {self.dossier_code}: versions 1 to {len(self.proven_versions)} are, byte for"
                 f" byte, events of the log {self.checkpoint.origin} as signed at tree size"
                 f" {self.checkpoint.tree_size}; their readable forms {readable}"
             ]
+            if self.cosigned_by:
+                witnesses = ", ".join(self.cosigned_by)
+                lines.append(f"cosigned by {len(self.cosigned_by)} witness(es): {witnesses}")
+            return lines
         return [f"FAILED: {len(self.failures)} problem(s)", *map(str, self.failures)]
 
 
+@dataclass(frozen=True)
+class WitnessPolicy:
+    """A checkpoint is trusted once `quorum` of these witnesses cosigned it."""
+
+    witnesses: tuple[CosignatureVerifier, ...] = ()
+    quorum: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.quorum <= len(self.witnesses):
+            raise ValueError(
+                f"a quorum of {self.quorum} needs at least as many witnesses"
+                f" ({len(self.witnesses)} given)"
+            )
+
+    def check(self, note: str | bytes) -> tuple[tuple[str, ...], str | None]:
+        """The witnesses of the policy that cosigned note, and what is wrong (None: the quorum
+        is met)."""
+        text = note.decode("utf-8", errors="replace") if isinstance(note, bytes) else note
+        try:
+            found = cosignatures_of(text, self.witnesses)
+        except ValueError:
+            found = []
+        names = tuple(sorted(c.witness.split("+", 1)[0] for c in found))
+        if len(found) >= self.quorum:
+            return names, None
+        return names, (
+            f"the checkpoint carries {len(found)} valid cosignature(s) of the witnesses given,"
+            f" fewer than the quorum of {self.quorum}: nobody independent vouches that this is"
+            " the history everyone else sees"
+        )
+
+
 def verify_bundle(
-    bundle_bytes: bytes, verifier_key_text: str, decode: StateDecoder | None = decode_json_state
+    bundle_bytes: bytes,
+    verifier_key_text: str,
+    decode: StateDecoder | None = decode_json_state,
+    policy: WitnessPolicy | None = None,
 ) -> VerificationReport:
     """Checks a dossier-ledger-bundle/1 document against the log's verifier key.
 
-    The checkpoint's signature; each event's stored bytes against the checkpoint root through its
-    inclusion proof; versions exactly 1..N, in order, in log order; the readable events against
-    the stored bytes (unless decode is None). Raises MalformedKeyError for an unusable key.
+    The checkpoint's signature and, with a policy, its witnesses' cosignatures; each event's
+    stored bytes against the checkpoint root through its inclusion proof; versions exactly
+    1..N, in order, in log order; the readable events against the stored bytes (unless decode is
+    None). Raises MalformedKeyError for an unusable key.
     """
     verifier = Verifier.from_vkey(verifier_key_text)
     try:
@@ -110,6 +153,11 @@ def verify_bundle(
     except NoteError as error:
         return _refused(code, f"checkpoint refused, so nothing in the bundle is proven: {error}")
     failures = _header_failures(bundle, checkpoint)
+    cosigned_by: tuple[str, ...] = ()
+    if policy is not None:
+        cosigned_by, problem = policy.check(bundle.checkpoint)
+        if problem is not None:
+            failures.append(Failure(code, problem))
     proven = []
     for event in bundle.events:
         is_proven, failure = _check_event(bundle, event, checkpoint, decode)
@@ -118,7 +166,9 @@ def verify_bundle(
         if failure is not None:
             failures.append(failure)
     failures += _history_failures(code, bundle.events)
-    return VerificationReport(code, checkpoint, tuple(proven), decode is not None, tuple(failures))
+    return VerificationReport(
+        code, checkpoint, tuple(proven), decode is not None, tuple(failures), cosigned_by
+    )
 
 
 def _refused(code: str, problem: str) -> VerificationReport:

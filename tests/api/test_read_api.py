@@ -173,9 +173,10 @@ async def test_the_public_sees_status_and_dates_but_nothing_about_people(
     assert response.status_code == 200, response.text
     body = response.json()
     assert set(body) == {
-        "code", "status", "procedure", "agency",
+        "code", "status", "procedure", "agency", "agency_name",
         "received_at", "due_at", "timeliness", "updated_at",
     }  # fmt: skip
+    assert body["agency_name"] == "Sở Tài chính"  # the shipped sample names 000.00.31.H56
     assert body["status"] == {"code": 9, "name_vi": "Đã xử lý xong", "name_en": "Resolved"}
     assert body["timeliness"] == "early"
     for private in ("cb-0042", "officer", "one-stop-system", "APPLICANT-SECRET-REF", "PRIVATE-NOTE",

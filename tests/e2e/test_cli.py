@@ -62,6 +62,40 @@ def test_working_day_answers_yes_or_no_and_reads_overrides(tmp_path: Path) -> No
     assert moved.output == "2026-02-28T10:00:00+07:00\n"
 
 
+def test_the_new_year_2026_swap_is_known() -> None:
+    """Letter 12729/VPCP-KGVX of 25/12/2025: Friday 2/1/2026 off, Saturday 10/1/2026 worked."""
+    runner = CliRunner()
+    assert runner.invoke(main, ["calendar", "working-day", "2026-01-02"]).output == "no\n"
+    assert runner.invoke(main, ["calendar", "working-day", "2026-01-10"]).output == "yes\n"
+
+
+def test_calendar_year_lists_days_off_and_working_days_with_their_sources() -> None:
+    result = CliRunner().invoke(main, ["calendar", "year", "2026"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "2026-01-01 Thu day off      Tết Dương lịch  [holidays 0.109 (VN)]"
+    assert lines[1].startswith("2026-01-02 Fri day off ")
+    assert lines[1].endswith("[Công văn 12729/VPCP-KGVX ngày 25/12/2025 của Văn phòng Chính phủ]")
+    assert lines[2].startswith("2026-01-10 Sat working day ")
+    assert any(line.startswith("2026-02-17 Tue day off      Tết Nguyên Đán") for line in lines)
+
+
+def test_due_date_in_working_hours() -> None:
+    """Received Fri 6/3/2026 15:00, 4 working hours: 2 h on Friday, 2 h on Monday 9/3."""
+    result = CliRunner().invoke(
+        main, ["calendar", "due-date", "--received", "2026-03-06T15:00", "--working-hours", "4"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output == "2026-03-09T09:00:00+07:00\n"
+    both = CliRunner().invoke(
+        main,
+        ["calendar", "due-date", "--received", "2026-03-06T15:00", "--working-hours", "4",
+         "--working-days", "1"],
+    )  # fmt: skip
+    assert both.exit_code == 2
+    assert "exactly one" in both.output
+
+
 def test_bad_dates_are_refused_with_a_message() -> None:
     result = CliRunner().invoke(main, ["calendar", "working-day", "2026-13-01"])
     assert result.exit_code == 2

@@ -75,7 +75,7 @@ def expected_counters(ledger: DossierLedger, ids: list[UUID]) -> Counter[tuple[A
     counts: Counter[tuple[Any, ...]] = Counter()
     for dossier_id in ids:
         dossier: Dossier | None = None
-        waited = timedelta()
+        waited = elapsed_wait = timedelta()
         for event in ledger.events.get(dossier_id):
             before = None if dossier is None else dossier.status
             dossier = cast(Dossier.Event, event).mutate(dossier)
@@ -91,8 +91,11 @@ def expected_counters(ledger: DossierLedger, ids: list[UUID]) -> Counter[tuple[A
                     counts[at(event.occurred_at, "received_online")] += 1
             if isinstance(event, Dossier.ReceiptRefused):
                 counts[at(event.occurred_at, "refused")] += 1
-            if isinstance(event, Dossier.SupplementProvided):
-                waited += CALENDAR.working_time_between(event.paused_at, event.occurred_at)
+            resumed = isinstance(event, Dossier.SupplementProvided | Dossier.FeePaid)
+            if resumed and event.paused_at is not None:  # type: ignore[attr-defined]
+                paused_at = event.paused_at  # type: ignore[attr-defined]
+                waited += CALENDAR.working_time_between(paused_at, event.occurred_at)
+                elapsed_wait += event.occurred_at - paused_at
             if before not in FINISHED_STATUSES and dossier.status in FINISHED_STATUSES:
                 timeliness = classify(dossier, dossier.finished_at, CALENDAR)  # type: ignore[arg-type]
                 if timeliness is not None:
@@ -101,9 +104,15 @@ def expected_counters(ledger: DossierLedger, ids: list[UUID]) -> Counter[tuple[A
                     counts[at(dossier.finished_at, "resolved")] += 1
                     if dossier.electronic_result:
                         counts[at(dossier.finished_at, "resolved_electronic")] += 1
+                    if dossier.result_document:
+                        counts[at(dossier.finished_at, "resolved_document")] += 1
+                        if dossier.electronic_result:
+                            counts[at(dossier.finished_at, "resolved_document_electronic")] += 1
                     received, resolved = dossier.received_at, dossier.resolved_at
                     worked = CALENDAR.working_time_between(received, resolved)  # type: ignore[arg-type]
                     counts[at(dossier.finished_at, "processing_us")] += (worked - waited) // MICRO
+                    elapsed = resolved - received - elapsed_wait  # type: ignore[operator]
+                    counts[at(dossier.finished_at, "processing_calendar_us")] += elapsed // MICRO
     return counts
 
 
@@ -112,6 +121,7 @@ def stored_counters(database: Database) -> Counter[tuple[Any, ...]]:
     for row in query(database, "SELECT * FROM timeliness_counters"):
         key = (row.pop("agency"), row.pop("procedure_code"), row.pop("day"))
         counts[(*key, "processing_us")] += row.pop("processing_working_time") // MICRO
+        counts[(*key, "processing_calendar_us")] += row.pop("processing_calendar_time") // MICRO
         for name, value in row.items():
             counts[(*key, name)] += value
     return +counts  # zeros dropped

@@ -123,6 +123,8 @@ def _history(
     at = received
     for version in range(1, rng.randint(2, 12)):
         allowed = sorted(TRANSITIONS[None if dossier is None else dossier.status])
+        if dossier is not None and dossier.received_at is not None and dossier.due_at is None:
+            allowed.remove(E.DEADLINE_EXTENDED) if E.DEADLINE_EXTENDED in allowed else None
         if dossier is None:
             weights = [1 if t is E.RECEIPT_REFUSED else 6 for t in allowed]
         else:
@@ -165,9 +167,11 @@ def random_histories(dossiers: int, seed: int, until: datetime = NOW) -> list[Su
     return sorted(everything, key=lambda submission: submission.command.occurred_at)
 
 
-def append(ledger: DossierLedger, submissions: list[Submission], batch: int = 500) -> int:
+def append(
+    ledger: DossierLedger, submissions: list[Submission], batch: int = 500, rules: Rules = RULES
+) -> int:
     """Append through the group-commit writer; the ledger's head position afterwards."""
-    writer = IngestWriter(ledger, RULES)
+    writer = IngestWriter(ledger, rules)
     writer.start()
     try:
         for start in range(0, len(submissions), batch):
@@ -188,7 +192,11 @@ def expected_status_row(ledger: DossierLedger, dossier_id: UUID) -> dict[str, An
     """What dossier_status should hold, from the replayed aggregate and its last event."""
     dossier: Dossier = ledger.repository.get(dossier_id)
     last_event = list(ledger.events.get(dossier_id))[-1]
-    settled = dossier.status in FINISHED_STATUSES or dossier.status == Status.SUPPLEMENT_REQUESTED
+    # Settled: finished, clock stopped (a supplement, or fees that pause it), or no due date.
+    open_ = dossier.received_at is not None and dossier.status not in FINISHED_STATUSES
+    settled = dossier.status in FINISHED_STATUSES or (
+        open_ and (dossier.paused_at is not None or dossier.original_due_at is None)
+    )
     return {
         "code": str(dossier.code),
         "version": dossier.version,
@@ -207,6 +215,8 @@ def expected_status_row(ledger: DossierLedger, dossier_id: UUID) -> dict[str, An
         "returned_at": dossier.returned_at,
         "finished_at": dossier.finished_at,
         "supplement_requests": dossier.supplement_requests,
+        "extensions": dossier.extensions,
+        "extended_after_due": dossier.extended_after_due,
         "outcome": dossier.outcome,
         "electronic_result": dossier.electronic_result,
         "settled_timeliness": classify(dossier, NOW, CALENDAR) if settled else None,

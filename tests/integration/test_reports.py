@@ -1,10 +1,14 @@
 """The timeliness report's figures equal figures counted here, plainly, from the events.
 
-One agency's October 2026, reported at 10:00 on 6 November: dossiers early, on time and late,
+One agency's October 2026, asked for at 10:00 on 6 November: dossiers early, on time and late,
 late despite an apology letter, withdrawn after the due date, two supplementation requests, one,
 refused at receipt, stopped while waiting for a supplement, open and overdue, open in time, open
-and waiting, a backlog from September, dossiers received or finished outside the month, and
-another agency's dossier.
+and waiting, a backlog from September, dossiers received in October and finished in November,
+received in November, and another agency's dossier.
+
+The report describes October as it stood at its end (Decision 766/QĐ-TTg, indicator 2.1: an
+unfinished dossier is judged at the end of the period): the independent count below reads only
+the events that had happened by the end of 31 October.
 """
 
 from __future__ import annotations
@@ -121,8 +125,10 @@ CASES = [
               (E.SUPPLEMENT_REQUESTED, at(10, 30), paused())], "open_in_time"),
     Case(14, [(E.RECEIVED, at(9, 25), received(FIVE_DAYS)),
               (E.FEE_REQUESTED, at(9, 28), FeeRequestedData(50_000))], "open_overdue"),
+    # Received Friday 30/10 09:00, 3 working days: due Wednesday 4/11 09:00; resolved 2/11,
+    # after the period: open and in time at the end of 31/10.
     Case(15, [(E.RECEIVED, at(10, 30), received(THREE_DAYS)),
-              (E.RESOLVED, at(11, 2), resolved())], "received_only"),
+              (E.RESOLVED, at(11, 2), resolved())], "open_in_time"),
     Case(16, [(E.RECEIVED, at(9, 28), received(FIVE_DAYS)),
               (E.RESOLVED, at(10, 2), resolved(electronic=True))], "early"),
     Case(17, [(E.RECEIVED, at(10, 5), received(FIVE_DAYS)),
@@ -164,6 +170,10 @@ def models(database: Database, ledger: DossierLedger) -> Iterator[ReadModels]:
 # --- The independent count, from the events --------------------------------------------------
 
 
+PERIOD_END = datetime(2026, 11, 1, tzinfo=LOCAL_TZ)
+"""Midnight after 31 October: what happened from then on is after the period."""
+
+
 def in_period(instant: datetime) -> bool:
     return FIRST_DAY <= instant.astimezone(LOCAL_TZ).date() <= LAST_DAY
 
@@ -177,6 +187,7 @@ FINISHES = (Dossier.Resolved, Dossier.Withdrawn, Dossier.ProcessingStopped)
 
 def count_dossier(events: list[Any], figures: dict[str, Any]) -> str | None:
     """Add one dossier's events to `figures`; its label as CASES names them."""
+    events = [e for e in events if e.occurred_at < PERIOD_END]
     receipt = next((e for e in events if isinstance(e, Dossier.Received)), None)
     finish = next((e for e in events if isinstance(e, FINISHES)), None)
     label = None
@@ -200,9 +211,8 @@ def count_dossier(events: list[Any], figures: dict[str, Any]) -> str | None:
             due, paused_at = event.original_due_at, None
             waited += CALENDAR.working_time_between(event.paused_at, event.occurred_at)
     if finish is None:
-        if local_day(receipt.occurred_at) > LAST_DAY:
-            return label
-        moment = paused_at or NOW
+        # Judged on 31 October (a dossier due that day could still be resolved on time).
+        moment = paused_at or PERIOD_END - timedelta(microseconds=1)
         overdue = requests > 1 or local_day(moment) > local_day(due)
         figures["open"] += 1
         figures["open_overdue"] += overdue
@@ -244,7 +254,6 @@ def counted_from_events(ledger: DossierLedger) -> tuple[dict[str, Any], dict[int
 def report(models: ReadModels, **scope: str) -> TimelinessReport:
     return timeliness_report(
         models.timeliness,
-        models.dossier_status,
         first_day=FIRST_DAY,
         last_day=LAST_DAY,
         now=NOW,
@@ -285,7 +294,7 @@ def test_the_report_of_an_agency_equals_the_count_from_the_events(
         figures["processing"] / CALENDAR.working_day_length
     )
     # And by hand, from CASES' labels:
-    assert (agency.on_time_rate.numerator, agency.on_time_rate.denominator) == (8, 13)
+    assert (agency.on_time_rate.numerator, agency.on_time_rate.denominator) == (9, 14)
     assert (agency.online_rate.numerator, agency.online_rate.denominator) == (3, 12)
     assert (agency.electronic_result_rate.numerator, agency.electronic_result_rate.denominator) == (
         3,
@@ -297,18 +306,17 @@ def test_a_procedure_report_counts_that_procedure_only(models: ReadModels) -> No
     procedure = report(models, procedure_code=THREE_DAYS)
 
     # Cases 5 (withdrawn), 7 (early), 9 (refused after submission), 10 (stopped while paused)
-    # and 15 (received in October, resolved in November), all of AGENCY.
+    # and 15 (received in October, resolved in November: open at October's end), all of AGENCY.
     assert procedure.counts.received == 4  # 5, 7, 10, 15
     assert procedure.counts.refused == 1
     assert (procedure.counts.finished_early, procedure.counts.finished_on_time) == (2, 1)
-    assert procedure.open.open == 0
+    assert procedure.open.open == 1
     assert procedure.on_time_rate.value == 1.0
 
 
 def test_a_period_with_nothing_has_no_rates(models: ReadModels) -> None:
     empty = timeliness_report(
         models.timeliness,
-        models.dossier_status,
         agency="000.00.99.H56",
         first_day=date(2026, 1, 1),
         last_day=date(2026, 1, 31),

@@ -19,10 +19,16 @@ def test_the_sample_catalogue_loads() -> None:
 
     assert len(catalogue) >= 20
     procedures = list(catalogue.values())
-    assert {procedure.level for procedure in procedures} == LEVELS
-    assert {procedure.processing_time.unit for procedure in procedures} == set(TimeUnit)
+    # Two-level local government since 1 July 2025: the sample has no district procedure.
+    assert {procedure.level for procedure in procedures} == LEVELS - {"district"}
+    times = [p.processing_time for p in procedures if p.processing_time is not None]
+    assert len(times) == len(procedures) - 1  # one procedure sets no appointment date
+    assert {time.unit for time in times} == set(TimeUnit)
     assert all(PROCEDURE_CODE_PATTERN.fullmatch(procedure.code) for procedure in procedures)
-    assert all(1 <= procedure.processing_time.amount <= 30 for procedure in procedures)
+    assert all(0 <= time.amount <= 30 for time in times)
+    assert [p.code for p in procedures if p.processing_time and p.processing_time.same_day_cutoff]
+    assert any(p.fee_pauses_clock for p in procedures)
+    assert any(not p.result_document for p in procedures)
 
 
 def test_the_sample_has_the_design_example_and_vietnamese_names() -> None:

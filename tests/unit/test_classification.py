@@ -27,6 +27,7 @@ class Row:
     finished_at: datetime | None = None
     paused_at: datetime | None = None
     supplement_requests: int = 0
+    received_at: datetime | None = datetime(2025, 1, 1, tzinfo=LOCAL_TZ)
 
 
 instants = st.datetimes(
@@ -96,8 +97,12 @@ def test_a_settled_class_is_the_class_at_any_later_moment(
 
 
 def test_refused_and_never_received_dossiers_have_no_class() -> None:
-    refused = Row(Status.RECEIPT_REFUSED, original_due_at=None, finished_at=datetime.now(LOCAL_TZ))
-    withdrawn_unreceived = Row(Status.WITHDRAWN, None, finished_at=datetime.now(LOCAL_TZ))
+    refused = Row(
+        Status.RECEIPT_REFUSED, None, finished_at=datetime.now(LOCAL_TZ), received_at=None
+    )
+    withdrawn_unreceived = Row(
+        Status.WITHDRAWN, None, finished_at=datetime.now(LOCAL_TZ), received_at=None
+    )
 
     assert settled_timeliness(refused, CALENDAR) is None
     assert settled_timeliness(withdrawn_unreceived, CALENDAR) is None

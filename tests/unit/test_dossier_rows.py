@@ -33,7 +33,7 @@ from projections.dossier_rows import (
     restore,
 )
 from projections.dossier_status import COLUMNS
-from projections.timeliness import Tally
+from projections.timeliness import Tally, Waits, spell_key
 
 RULES = Rules(calendar=load_calendar(None), procedures=load_procedures(None))
 CODE = DossierCode.parse("000.00.31.H56-261005-0001")
@@ -151,19 +151,22 @@ def test_the_tally_counts_receipt_and_resolution_with_the_wait_excluded() -> Non
     dossier = None
     for version, (event_type, data) in enumerate(STEPS, start=1):
         before = None if dossier is None else dossier.status
+        before_spell = spell_key(dossier)
         dossier = recorded(dossier, version, event_type, data)
-        tally.waits.setdefault(dossier.id, timedelta())
-        tally.count(dossier.collect_events()[-1], before, dossier)  # type: ignore[arg-type]
+        tally.waits.setdefault(dossier.id, Waits())
+        event = dossier.collect_events()[-1]
+        tally.count(event, before, before_spell, dossier)  # type: ignore[arg-type]
     assert dossier is not None and dossier.received_at is not None
     before = dossier.status
+    before_spell = spell_key(dossier)
     event = next_event(dossier)
-    tally.count(event, before, dossier)
+    tally.count(event, before, before_spell, dossier)
 
     receipt_day, resolution_day = [counts for _key, counts in sorted(tally.days.items())]
     assert (receipt_day.received, receipt_day.received_online) == (1, 1)
     assert (resolution_day.resolved, resolution_day.resolved_electronic) == (1, 1)
     assert resolution_day.finished_early + resolution_day.finished_on_time == 1
-    waited = tally.waits[dossier.id]
+    waited = tally.waits[dossier.id].working
     worked = RULES.calendar.working_time_between(dossier.received_at, event.occurred_at)
     assert waited > timedelta()
     assert resolution_day.processing_working_time == worked - waited

@@ -51,6 +51,30 @@ def test_a_wrong_value_is_refused_naming_the_variable(name: str, value: str) -> 
         Settings.from_environ({name: value})
 
 
+def test_witnesses_are_urls_with_their_verifier_keys() -> None:
+    from application.transparency.cosignature import (  # noqa: PLC0415
+        CosignatureSigner,
+        generate_cosigner,
+    )
+
+    keys = [
+        CosignatureSigner.from_key(generate_cosigner(f"witness.example/w{n}")).verifier().vkey()
+        for n in (1, 2)
+    ]
+    text = f"https://w1.example/ {keys[0]};\n  http://10.0.0.7:8100 {keys[1]}\n"
+    witnesses = Settings.from_environ({"LEDGER_WITNESSES": text}).witnesses
+    assert [(w.url, w.name) for w in witnesses] == [
+        ("https://w1.example/", keys[0]),
+        ("http://10.0.0.7:8100", keys[1]),
+    ]
+    assert witnesses[0].add_checkpoint_url() == "https://w1.example/add-checkpoint"
+    with pytest.raises(SettingsError, match="LEDGER_WITNESSES: witness 2"):
+        Settings.from_environ({"LEDGER_WITNESSES": f"https://w1.example/ {keys[0]}; {keys[1]}"})
+    with pytest.raises(SettingsError, match="0x04"):
+        log_key = "a.example+12345678+" + "A" * 44  # not a witness key
+        Settings.from_environ({"LEDGER_WITNESSES": f"https://w1.example/ {log_key}"})
+
+
 def test_no_proxy_is_trusted_unless_named() -> None:
     assert Settings.from_environ({}).trusted_proxies == ()
     named = Settings.from_environ({"LEDGER_TRUSTED_PROXIES": " 10.0.0.5, 10.1.2.3/8 ,::1,"})

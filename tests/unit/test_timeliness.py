@@ -22,6 +22,7 @@ class Row:
 
     status: Status | None
     original_due_at: datetime | None = DUE
+    received_at: datetime | None = datetime(2026, 3, 2, 9, tzinfo=TZ)
     finished_at: datetime | None = None
     paused_at: datetime | None = None
     supplement_requests: int = 0
@@ -86,10 +87,10 @@ def test_more_than_one_supplementation_request_counts_as_late() -> None:
 @pytest.mark.parametrize(
     "row",
     [
-        Row(Status.RECEIPT_REFUSED, original_due_at=None, finished_at=at(2, 9)),
-        Row(Status.SUBMITTED, original_due_at=None),
-        Row(Status.WITHDRAWN, original_due_at=None, finished_at=at(2, 9)),  # before receipt
-        Row(None, original_due_at=None),
+        Row(Status.RECEIPT_REFUSED, None, None, finished_at=at(2, 9)),
+        Row(Status.SUBMITTED, None, None),
+        Row(Status.WITHDRAWN, None, None, finished_at=at(2, 9)),  # before receipt
+        Row(None, None, None),
     ],
     ids=["refused at receipt", "submitted only", "withdrawn before receipt", "no dossier"],
 )
