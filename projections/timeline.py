@@ -56,7 +56,7 @@ def _replayed(entries: Sequence[HistoryEntry]) -> list[tuple[HistoryEntry, Dossi
     states: list[tuple[HistoryEntry, Dossier]] = []
     dossier: Dossier | None = None
     for entry in entries:
-        dossier = entry.event.mutate(_copy(dossier))  # type: ignore[arg-type]
+        dossier = entry.event.mutate(_copy(dossier))
         assert dossier is not None
         states.append((entry, dossier))
     return states

@@ -8,10 +8,10 @@ api/pages/babel.cfg keeps it in step with the templates).
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Final
@@ -79,21 +79,21 @@ class Words:
         vi, en = TIMELINESS_WORDS[Timeliness(timeliness)]
         return vi if self.language == "vi" else en
 
-    def date(self, value: date | datetime | None) -> str:
+    def date(self, value: dt.date | dt.datetime | None) -> str:
         """dd/mm/yyyy; an instant by its local date in +07:00."""
         if value is None:
             return "—"
-        if isinstance(value, datetime):
+        if isinstance(value, dt.datetime):
             value = value.astimezone(LOCAL_TZ).date()
         return format_date(value, "dd/MM/yyyy", locale=self.language)
 
-    def datetime(self, value: datetime | None) -> str:
+    def datetime(self, value: dt.datetime | None) -> str:
         """dd/mm/yyyy HH:MM, 24-hour, in +07:00."""
         if value is None:
             return "—"
         return format_datetime(value, "dd/MM/yyyy HH:mm", tzinfo=LOCAL_TZ, locale=self.language)
 
-    def month(self, value: date) -> str:
+    def month(self, value: dt.date) -> str:
         return format_date(value, "MM/yyyy", locale=self.language)
 
     def number(self, value: float | None, digits: int = 1) -> str:
