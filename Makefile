@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/ledger demo --once
+	$(BIN)/ledger demo --once --pages http://$(HOST):$(PORT)
 	$(BIN)/ledger serve --host $(HOST) --port $(PORT) --projections
 
 lint: $(STAMP)
@@ -37,6 +37,7 @@ test: lint typecheck
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/queries.py
+	$(BIN)/python bench/pages.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

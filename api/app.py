@@ -27,6 +27,7 @@ from api.health import health, live, ready
 from api.ingest import Ingest, IngestController
 from api.inspectors import DossierListController, InspectorController, ReportController
 from api.metrics import LedgerCollector, RequestMetrics, RequestMetricsMiddleware, metrics
+from api.pages import page_routes, template_config
 from api.problems import document_problems, exception_handlers
 from api.public import PublicController, public_rate_limit
 from api.query import check_query
@@ -147,6 +148,7 @@ def create_app(
                 middleware=public_rate_limit(settings.public_rate_limit_per_minute),
             ),
             metrics,
+            *page_routes(public_rate_limit(settings.public_rate_limit_per_minute)),
             create_static_files_router(
                 path=SWAGGER_ASSETS,
                 directories=[swagger_ui_static_dir()],
@@ -154,6 +156,7 @@ def create_app(
                 cache_control=CacheControlHeader(max_age=86400),
             ),
         ],
+        template_config=template_config(),
         lifespan=[lifespan],
         before_request=check_query,
         plugins=[StrictStructSchemas()],

@@ -75,6 +75,7 @@ def serve(host: str, port: int, projections: bool, workers: int) -> None:
             click.echo(line, err=True)
         if not restored_ok:
             fail("the restored ledger does not match its backup's signed checkpoint", 1)
+    click.echo(_addresses(host, port))
     # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise: "" believes nobody.
     proxies = ",".join(settings.trusted_proxies)
     if workers == 1:
@@ -97,6 +98,21 @@ def serve(host: str, port: int, projections: bool, workers: int) -> None:
         sys.exit(status)
 
 
+def _addresses(host: str, port: int) -> str:
+    shown_host = f"[{host}]" if ":" in host else host
+    base = f"http://{shown_host}:{port}"
+    return "\n".join(
+        (
+            f"ledger: listening on {base}",
+            f"  public lookup      {base}/",
+            f"  inspectors         {base}/inspect   (sign in with an inspector or admin key:"
+            " ledger keys issue --role inspector)",
+            f"  dashboard          {base}/dashboard",
+            f"  API (OpenAPI)      {base}/schema",
+        )
+    )
+
+
 @main.command(context_settings=CONTEXT)
 @click.option("--dossiers", default=2400, show_default=True, help="How many dossiers to generate.")
 @click.option("--seed", default=2026, show_default=True, help="Random seed (same seed, same data).")
@@ -106,8 +122,18 @@ def serve(host: str, port: int, projections: bool, workers: int) -> None:
     show_default=True,
     help="--once skips loading when the demo data is already in the ledger.",
 )
-def demo(dossiers: int, seed: int, once: bool) -> None:
-    """Load realistic demo dossiers through the normal write path."""
+@click.option(
+    "--pages",
+    "pages_url",
+    default=None,
+    help="The pages' address (http://HOST:PORT): show each sample dossier's lookup link.",
+)
+def demo(dossiers: int, seed: int, once: bool, pages_url: str | None) -> None:
+    """Load realistic demo dossiers through the normal write path.
+
+    Prints a few sample dossiers with their lookup secrets, every time (the demo's secrets are
+    derived from the codes, so they can be shown again).
+    """
     from application.demo import load_demo  # noqa: PLC0415
     from application.runtime import Runtime  # noqa: PLC0415
 
@@ -116,6 +142,7 @@ def demo(dossiers: int, seed: int, once: bool) -> None:
         report = load_demo(runtime, dossiers=dossiers, seed=seed, once=once, progress=True)
     finally:
         runtime.close()
+    report.pages_url = None if pages_url is None else pages_url.rstrip("/")
     click.echo(report)
 
 

@@ -17,6 +17,7 @@ from api.schemas import PublicDossierOut, shown
 from application.runtime import Runtime
 from domain.code import DossierCode
 from domain.errors import DomainError
+from projections.public_lookup import PublicDossier
 from projections.registry import ReadModels
 
 NOT_FOUND = "no dossier with this code and lookup secret"
@@ -35,6 +36,22 @@ def public_rate_limit(per_minute: int) -> list[DefineMiddleware]:
 def not_found() -> ProblemError:
     # The same answer for an unknown code, a malformed one and a wrong secret: nothing to learn.
     return ProblemError(404, "dossier_not_found", NOT_FOUND, title="Dossier not found")
+
+
+async def find_public_dossier(
+    runtime: Runtime, read_models: ReadModels, code: str, secret: str
+) -> PublicDossier | None:
+    """The dossier with this code if `secret` is its lookup secret, else None (whichever failed):
+    the API's lookup and the lookup page both ask this."""
+    try:
+        known_form = str(DossierCode.parse(code))
+    except DomainError:
+        known_form = ""  # no dossier has it; looked up all the same, so timing tells nothing
+    row = await asyncio.to_thread(read_models.public_lookup.get, known_form)
+    digest = None if row is None else row.lookup_secret_digest
+    if not runtime.secrets.matches(secret, digest) or row is None:
+        return None
+    return row
 
 
 class PublicController(Controller):
@@ -59,13 +76,8 @@ class PublicController(Controller):
             str, HeaderParameter(name="X-Lookup-Secret", min_length=1, max_length=64)
         ],
     ) -> PublicDossierOut:
-        try:
-            known_form = str(DossierCode.parse(code))
-        except DomainError:
-            known_form = ""  # no dossier has it; looked up all the same, so timing tells nothing
-        row = await asyncio.to_thread(read_models.public_lookup.get, known_form)
-        digest = None if row is None else row.lookup_secret_digest
-        if not runtime.secrets.matches(secret, digest) or row is None:
+        row = await find_public_dossier(runtime, read_models, code, secret)
+        if row is None:
             raise not_found()
         timeliness = row.timeliness(datetime.now(UTC), runtime.rules.calendar)
         return PublicDossierOut(

@@ -7,6 +7,9 @@ stops, refusals at receipt, apology letters, ratings, annotations, and dossiers 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +57,26 @@ AGENCIES = (
 )
 UNITS = ("bo-phan-mot-cua", "phong-chuyen-mon", "lanh-dao-so", "van-thu")
 BATCH = 500
+SECRET_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # noqa: S105 (an alphabet, not a secret)
+SAMPLES_FILE = "demo-dossiers.json"
+_SAMPLE_KINDS = {
+    EventType.RECEIVED: "open",
+    EventType.TRANSFERRED: "open",
+    EventType.SUPPLEMENT_REQUESTED: "supplement",
+    EventType.DEADLINE_EXTENDED: "extended",
+    EventType.RESOLVED: "resolved",
+    EventType.RESULT_RETURNED: "returned",
+}
+"""Kinds of demo dossiers worth showing, by the last event they have had so far."""
+
+
+def demo_secret(code: str, seed: int) -> str:
+    """A demo dossier's lookup secret, derived from its code so that it can be shown again.
+
+    Only for demo data: real secrets come from the handling system and are stored as digests.
+    """
+    digest = hmac.digest(f"dossier-ledger demo {seed}".encode(), code.encode(), hashlib.sha256)
+    return "".join(SECRET_ALPHABET[byte % len(SECRET_ALPHABET)] for byte in digest[:6])
 
 
 @dataclass
@@ -63,15 +86,21 @@ class DemoReport:
     refused: int = 0
     skipped: bool = False
     samples: list[tuple[str, str]] = field(default_factory=list)
+    pages_url: str | None = None
+    """The public page's address: each sample is then shown with its lookup link."""
 
     def __str__(self) -> str:
         if self.skipped:
-            return "demo data already loaded; nothing to do (use --always to load again)"
-        lines = [f"demo: {self.dossiers} dossiers, {self.events} events appended"]
+            lines = ["demo data already loaded; nothing to do (use --always to load again)"]
+        else:
+            lines = [f"demo: {self.dossiers} dossiers, {self.events} events appended"]
         if self.refused:
             lines.append(f"  {self.refused} events refused (see the log)")
-        lines.append("  try the public lookup with one of these (code, lookup secret):")
-        lines += [f"    {code}  {secret}" for code, secret in self.samples]
+        if self.samples:
+            lines.append("  try the public lookup with one of these (code, lookup secret):")
+        for code, secret in self.samples:
+            link = f"  {self.pages_url}/#code={code}&secret={secret}" if self.pages_url else ""
+            lines.append(f"    {code}  {secret}{link}")
         return "\n".join(lines)
 
 
@@ -91,19 +120,22 @@ class _Author:
     """Writes dossier stories that follow the rules: times move forward and stay in the past."""
 
     def __init__(
-        self, calendar: WorkCalendar, rng: random.Random, digest: Callable[[str], str]
+        self,
+        calendar: WorkCalendar,
+        rng: random.Random,
+        digest: Callable[[str], str],
+        seed: int,
     ) -> None:
         self.calendar = calendar
         self.rng = rng
         self.digest = digest
+        self.seed = seed
 
     def working_moment(self, after: datetime, hours: float) -> datetime:
         return self.calendar.add_working_time(after, timedelta(hours=hours))
 
     def story(self, code: DossierCode, procedure: Procedure, received: datetime) -> _Story:
-        rng = self.rng
-        secret = "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(6))
-        story = _Story(code, secret)
+        story = _Story(code, demo_secret(str(code), self.seed))
         channel = self._open(story, procedure, received)
         if channel is None:
             return story
@@ -246,6 +278,7 @@ def load_demo(
     report = DemoReport()
     if once and (runtime.ledger.recorder.max_notification_id() or 0) > 0:
         report.skipped = True
+        report.samples = demo_samples(runtime)
         return report
     rng = random.Random(seed)
     now = now or datetime.now(UTC)
@@ -256,7 +289,8 @@ def load_demo(
         for procedure in runtime.rules.procedures.values()
         if procedure.processing_time is not None and procedure.level != DISTRICT_LEVEL
     ]
-    author = _Author(calendar, rng, runtime.secrets.digest)
+    author = _Author(calendar, rng, runtime.secrets.digest, seed)
+    samples: dict[str, str] = {}
     serials: dict[tuple[str, str], int] = {}
     submissions: list[Submission] = []
     for received in _receipt_instants(calendar, now, dossiers, rng):
@@ -265,12 +299,27 @@ def load_demo(
         serial = serials[(agency, day)] = serials.get((agency, day), 0) + 1
         code = DossierCode.parse(f"{agency}-{day}-{serial:04d}")
         story = author.story(code, rng.choice(procedures), received)
-        if len(report.samples) < 5 and rng.random() < 0.01:
-            report.samples.append((str(code), story.secret))
-        submissions.extend(_commands(story, now))
+        commands = list(_commands(story, now))
+        if commands and (kind := _SAMPLE_KINDS.get(commands[-1].command.type)):
+            samples[kind] = str(code)  # the latest of each kind: the most recent receipts
+        submissions.extend(commands)
         report.dossiers += 1
     report.events, report.refused = _append_all(runtime, submissions, progress)
+    codes = sorted(samples.values())
+    path = runtime.settings.data_dir / SAMPLES_FILE
+    path.write_text(json.dumps({"seed": seed, "codes": codes}, indent=1) + "\n")
+    report.samples = [(code, demo_secret(code, seed)) for code in codes]
     return report
+
+
+def demo_samples(runtime: Runtime) -> list[tuple[str, str]]:
+    """The sample dossiers of the demo data loaded here, with their lookup secrets (derived)."""
+    path = runtime.settings.data_dir / SAMPLES_FILE
+    try:
+        recorded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    return [(code, demo_secret(code, int(recorded["seed"]))) for code in recorded["codes"]]
 
 
 def _append_all(runtime: Runtime, submissions: list[Submission], progress: bool) -> tuple[int, int]:

@@ -209,6 +209,25 @@ class DossierStatusView(DossierRowsView):
         next_after = rows[-1].code if rows and len(rows) == limit else None
         return DossierPage(rows, 0 if total_row is None else total_row["total"], next_after)
 
+    def supplemented(
+        self, *, agency: str | None, received_from: datetime, received_before: datetime
+    ) -> dict[str, tuple[int, int]]:
+        """Per procedure: (dossiers received in [received_from, received_before), those of
+        them asked for a supplement at least once) — the supplementation rate's figures."""
+        where, parameters = self._where(
+            DossierFilter(agency), OpenBounds(received_from, received_from, received_from)
+        )
+        statement = SQL(
+            "SELECT procedure_code, count(*) AS received,"
+            " count(*) FILTER (WHERE supplement_requests > 0) AS supplemented FROM {table}"
+            " WHERE received_at >= %(received_from)s AND received_at < %(received_before)s"
+            " AND procedure_code IS NOT NULL AND {where} GROUP BY procedure_code"
+        ).format(table=self.table, where=where)
+        parameters |= {"received_from": received_from, "received_before": received_before}
+        with self.datastore.get_connection() as connection:
+            rows = connection.execute(statement, parameters).fetchall()
+        return {row["procedure_code"]: (row["received"], row["supplemented"]) for row in rows}
+
     @staticmethod
     def _where(filters: DossierFilter, bounds: OpenBounds) -> tuple[Composed, dict[str, Any]]:
         clauses: list[Composed] = [SQL("TRUE").format()]

@@ -567,6 +567,19 @@ class TimelinessView(PagedView):
             parameters["procedure_code"] = procedure_code
         return clauses
 
+    def counted(self, column: str, *, first_day: date, last_day: date) -> list[str]:
+        """The agencies (column `agency`) or procedures (`procedure_code`) with counters on a
+        day of the period, in order (the rows of a dashboard's rankings)."""
+        if column not in {"agency", "procedure_code"}:
+            raise ValueError(f"no counters by {column!r}")
+        statement = SQL(
+            "SELECT DISTINCT {0} AS value FROM {1} WHERE day BETWEEN %s AND %s AND {0} <> ''"
+            " ORDER BY 1"
+        ).format(Identifier(column), self.counters_table)
+        with self.datastore.get_connection() as connection:
+            rows = connection.execute(statement, (first_day, last_day)).fetchall()
+        return [row["value"] for row in rows]
+
 
 class TimelinessProjection(PagedProjection[TimelinessView]):
     name = TIMELINESS

@@ -68,7 +68,7 @@ def test_four_workers_start_together_and_share_the_ledger(
     server = subprocess.Popen(
         [str(ledger), "serve", "--port", str(port), "--workers", "4"],
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
@@ -100,6 +100,8 @@ def test_four_workers_start_together_and_share_the_ledger(
         assert versions == [1] * 8
     finally:
         server.send_signal(signal.SIGTERM)
-        _, errors = server.communicate(timeout=30)
+        printed, errors = server.communicate(timeout=30)
     assert server.returncode == 0, errors.decode()
+    assert f"listening on {base}" in printed.decode()  # and where the pages are
+    assert f"{base}/inspect" in printed.decode() and f"{base}/dashboard" in printed.decode()
     assert b"Traceback" not in errors, errors.decode()

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from application.bootstrap import Database
-from application.demo import load_demo
+from application.demo import demo_samples, load_demo
 from application.runtime import Runtime
 from application.settings import Settings
+from domain.code import DossierCode
 from domain.status import EventType
 
 
@@ -36,3 +37,16 @@ def test_loading_again_once_does_nothing(runtime: Runtime) -> None:
     before = runtime.ledger.recorder.max_notification_id()
     assert load_demo(runtime, dossiers=600, seed=7).skipped
     assert runtime.ledger.recorder.max_notification_id() == before
+
+
+def test_the_sample_dossiers_are_shown_again_with_their_derived_secrets(runtime: Runtime) -> None:
+    again = load_demo(runtime, dossiers=600, seed=7)
+    assert again.skipped and len(again.samples) >= 3
+    assert again.samples == demo_samples(runtime)
+    for code, secret in again.samples:
+        row = runtime.ledger.get_dossier(DossierCode.parse(code))
+        assert row is not None
+        assert runtime.secrets.matches(secret, row.lookup_secret_digest)
+    again.pages_url = "http://127.0.0.1:8000"
+    code, secret = again.samples[0]
+    assert f"http://127.0.0.1:8000/#code={code}&secret={secret}" in str(again)
