@@ -137,7 +137,7 @@ def check_restored(settings: Settings) -> tuple[bool, list[str]]:
     events against the log, and the log against the backup's signed checkpoint (same tree size
     and root, or what is missing). (True, lines) when it holds, or when there is nothing to
     check."""
-    from application.backup import pending_restore, restore_checked  # noqa: PLC0415
+    from application.backup import SignedHead, pending_restore, restore_checked  # noqa: PLC0415
     from application.bootstrap import prepare_database  # noqa: PLC0415
 
     pending = pending_restore(settings.data_dir)
