@@ -9,7 +9,7 @@ NUL character in any text. What the schema cannot say (a business rule) is the d
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal, TypeVar, Union, cast, get_args
 
 import msgspec
@@ -415,13 +415,14 @@ def _join(parent: str, name: str) -> str:
 
 def _checked(event: Event) -> Event:
     """What msgspec cannot bound: instants within the years the ledger can compute with."""
-    _check_instant(event.occurred_at, "occurred_at")
+    check_year(event.occurred_at, "occurred_at")
     if isinstance(event, DeadlineExtendedEvent):
-        _check_instant(event.data.new_due_at, "data.new_due_at")
+        check_year(event.data.new_due_at, "data.new_due_at")
     return event
 
 
-def _check_instant(value: datetime, field: str) -> None:
+def check_year(value: date | datetime, field: str) -> None:
+    """A date or instant within the years the ledger can compute with (its local year)."""
     if not FIRST_YEAR <= value.year <= LAST_YEAR:
         raise ProblemError(
             422,
@@ -429,12 +430,3 @@ def _check_instant(value: datetime, field: str) -> None:
             f"{field} must be in the years {FIRST_YEAR} to {LAST_YEAR}",
             field=field,
         )
-
-
-def check_instant(value: datetime, field: str) -> None:
-    """An instant given as a query parameter: with an offset, in the ledger's years."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ProblemError(
-            422, "invalid_value", f"{field} needs an offset (RFC 3339), e.g. +07:00", field=field
-        )
-    _check_instant(value, field)

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from litestar import Request
 
-from api.contract import FIRST_YEAR, LAST_YEAR
+from api.contract import check_year
 from api.problems import ProblemError, wire_name
 
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,18}")
@@ -44,8 +44,7 @@ def _check_year(name: str, value: str, wanted: type[Any]) -> None:
         parsed = msgspec.convert(value, wanted, strict=False)
     except msgspec.ValidationError:
         return  # not a date at all: Litestar's own conversion names the parameter
-    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
-        raise _invalid(name, f"must be in the years {FIRST_YEAR} to {LAST_YEAR}")
+    check_year(parsed, name)
 
 
 def _query_types(request: Request[Any, Any, Any]) -> dict[str, type[Any]]:
