@@ -7,7 +7,6 @@ expected instant and number of hours is worked out by hand in the test's docstri
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +16,6 @@ from domain.commands import (
     FeeRequestedData,
     Outcome,
     ResolvedData,
-    Rules,
     SupplementProvidedData,
     SupplementRequestedData,
     TransferredData,
@@ -27,62 +25,22 @@ from domain.dossier import Dossier
 from domain.procedures import CatalogueError, ProcedureCatalogue
 from domain.steps import StepFlag, StepRun
 from domain.timeliness import Timeliness
+from tests.unit.internal_procedures import (
+    FOUR_STEPS,
+    INTERCONNECTED,
+    LAND,
+    NO_PLAN,
+    OTHER_AGENCY,
+    PLAN,
+    QUARTERS,
+    RECEIVING,
+    RULES,
+    H,
+    procedure,
+    step,
+)
 from tests.unit.stories import CALENDAR, Story, at
 
-H = timedelta(hours=1)
-QUARTERS = "1.100001"  # 2 working days (16 h): four steps of 4 h
-FOUR_STEPS = "1.100002"  # 4 working days (32 h): four steps of 8 h
-INTERCONNECTED = "1.100003"  # 4 working days: the appraisal in another agency (liên thông)
-LAND = "1.100004"  # 4 working days, fees stop the clock
-NO_PLAN = "1.100005"  # 3 working days, no internal procedure
-RECEIVING = "000.21.20.H56"
-OTHER_AGENCY = "000.00.13.H56"
-
-
-def step(name: str, unit: str, hours: float, agency: str | None = None) -> dict[str, Any]:
-    record: dict[str, Any] = {"step": name, "name": name.title(), "unit": unit}
-    record["working_hours"] = hours
-    if agency is not None:
-        record["agency"] = agency
-    return record
-
-
-def procedure(code: str, days: int, steps: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    return {
-        "code": code,
-        "name": code,
-        "processing_time": days,
-        "unit": "working_days",
-        "level": "commune",
-        "steps": steps,
-        **extra,
-    }
-
-
-PLAN = [
-    step("tiep-nhan", "mot-cua", 8),
-    step("tham-dinh", "phong-chuyen-mon", 8),
-    step("phe-duyet", "lanh-dao", 8),
-    step("tra-ket-qua", "mot-cua", 8),
-]
-PROCEDURES = ProcedureCatalogue.from_records(
-    [
-        procedure(QUARTERS, 2, [step(s, "u-" + s, 4) for s in ("a", "b", "c", "d")]),
-        procedure(FOUR_STEPS, 4, PLAN),
-        procedure(
-            INTERCONNECTED,
-            4,
-            [
-                step("tiep-nhan", "mot-cua", 8),
-                step("tham-dinh", "phong-ho-tich", 16, agency=OTHER_AGENCY),
-                step("tra-ket-qua", "mot-cua", 8),
-            ],
-        ),
-        procedure(LAND, 4, PLAN, fee_pauses_clock=True),
-        procedure(NO_PLAN, 3, []),
-    ]
-)
-RULES = Rules(calendar=CALENDAR, procedures=PROCEDURES)
 CODE = f"{RECEIVING}-260302-0001"
 
 
