@@ -177,7 +177,7 @@ async def test_the_steps_report_ranks_the_unit_that_made_the_dossier_late(
         10.0,
         16.0,
     )
-    assert [(s["unit"], s["step"], s["name"]) for s in body["steps"]][0] == (
+    assert next((s["unit"], s["step"], s["name"]) for s in body["steps"]) == (
         "phong-chuyen-mon",
         "tham-dinh",
         "Tham-Dinh",
@@ -218,19 +218,23 @@ async def test_the_steps_report_as_csv(
         ("step", "mot-cua", "tra-ket-qua", "0"),
     ]
     assert rows[0]["overrun_hours"] == "12.0"
-    assert list(rows[0])[0] == "level" and list(rows[0])[-1] == "agency_name"
+    header = list(rows[0])
+    assert (header[0], header[-1]) == ("level", "agency_name")
+
+
+MARCH = {"from": "2026-03-01", "to": "2026-03-31"}
 
 
 @pytest.mark.parametrize(
     ("params", "status", "rule", "field"),
     [
         ({"from": "2026-03-31", "to": "2026-03-01"}, 422, "invalid_period", "to"),
-        ({"from": "2026-03-01", "to": "2026-03-31", "order": "alphabet"}, 422, "invalid_value", "order"),
-        ({"from": "2026-03-01", "to": "2026-03-31", "limit": "0"}, 422, "invalid_value", "limit"),
+        ({**MARCH, "order": "alphabet"}, 422, "invalid_value", "order"),
+        ({**MARCH, "limit": "0"}, 422, "invalid_value", "limit"),
         ({"from": "2026-03-01"}, 400, "missing_parameter", "to"),
         ({"from": "1999-12-31", "to": "2026-03-31"}, 422, "invalid_value", "from"),
     ],
-)  # fmt: skip
+)
 async def test_the_steps_report_refuses_bad_periods_with_a_problem(
     client: AsyncTestClient,  # type: ignore[type-arg]
     inspector_headers: dict[str, str],
