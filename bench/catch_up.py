@@ -20,6 +20,7 @@ an older checkout of the ledger, to compare with the read models of before (`PYT
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import resource
 import statistics
@@ -35,8 +36,8 @@ from rich.progress import Progress
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from application.bootstrap import migrate, open_ledger
-from application.runtime import Runtime
+from application.bootstrap import Database, migrate, open_ledger
+from application.runtime import Runtime, tune_garbage_collection
 from application.settings import Settings
 from application.writer import Submission
 from bench.common import BenchDatabase, cpu_seconds, print_table
@@ -48,6 +49,7 @@ from domain.commands import (
     Outcome,
     ReceivedData,
     ResolvedData,
+    Rules,
     TransferredData,
 )
 from domain.status import EventType
@@ -197,13 +199,15 @@ def read_events(url: str) -> None:
             after = rows[-1][0]
 
 
-def caught_up(server: ServerClock, runtime: Runtime, name: str, tables: str, head: int) -> Figure:
+def caught_up(
+    server: ServerClock, database: Database, rules: Rules, name: str, tables: str, head: int
+) -> Figure:
     """One read model caught up from zero into new tables (opened and closed outside the
     measure)."""
-    view = open_read_model_view(runtime.database, name, tables=tables)
-    ledger = open_ledger(runtime.database, pool_size=1)
+    view = open_read_model_view(database, name, tables=tables)
+    ledger = open_ledger(database, pool_size=1)
     runner = ProjectionRunner(
-        READ_MODELS[name].projection_class(view, runtime.rules.calendar), ledger, page_size=PAGE
+        READ_MODELS[name].projection_class(view, rules.calendar), ledger, page_size=PAGE
     )
     try:
         figure = measured(server, lambda: runner.catch_up(head))
@@ -221,6 +225,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=300_000, help="events in the ledger")
     parser.add_argument("--workload", choices=sorted(WORKLOADS), default="plain")
     parser.add_argument("--rounds", type=int, default=3, help="catch-ups of each (median)")
+    parser.add_argument(
+        "--gc",
+        choices=("default", "tuned", "off"),
+        default="tuned",
+        help="Python's garbage collector while catching up: as `ledger project`'s workers tune "
+        "it (application.runtime.tune_garbage_collection), Python's defaults, or off",
+    )
     parser.add_argument("--database-url", help="a PostgreSQL superuser URL (default: embedded)")
     args = parser.parse_args()
 
@@ -232,18 +243,28 @@ def main() -> None:
         runtime = Runtime.start(settings)
         try:
             head = load(runtime, args.workload, args.events)
-            server = ServerClock(bench_db.url)
-            figures: dict[str, list[Figure]] = {"bare psycopg": []}
-            for number in range(args.rounds):
-                figures["bare psycopg"].append(measured(server, lambda: read_events(bench_db.url)))
-                for name in READ_MODELS:
-                    figure = caught_up(server, runtime, name, f"{name}__bench{number}", head)
-                    figures.setdefault(name, []).append(figure)
         finally:
             runtime.close()
+        # As in a projector's own process: the writer's dossiers are not in this one's memory.
+        database, rules = runtime.database, runtime.rules
+        del runtime
+        gc.collect()
+        if args.gc == "tuned":
+            tune_garbage_collection()
+        elif args.gc == "off":
+            gc.disable()
+        server = ServerClock(bench_db.url)
+        figures: dict[str, list[Figure]] = {"bare psycopg": []}
+        for number in range(args.rounds):
+            figures["bare psycopg"].append(measured(server, lambda: read_events(bench_db.url)))
+            for name in READ_MODELS:
+                tables = f"{name}__bench{number}"
+                figures.setdefault(name, []).append(
+                    caught_up(server, database, rules, name, tables, head)
+                )
     print(
         f"PostgreSQL {bench_db.server_version}; {head:,} events ({args.workload}); each read "
-        f"model caught up from zero {args.rounds} times (median)"
+        f"model caught up from zero {args.rounds} times (median); garbage collector {args.gc}"
     )
     median = {
         name: Figure(*(statistics.median(getattr(f, k) for f in runs) for k in ("wall", "cpu", "server")))
