@@ -156,10 +156,14 @@ class Dossier(Aggregate):
             aggregate.last_occurred_at = self.occurred_at
             aggregate.applied[self.event_id] = Applied(self.originator_version, self.fingerprint)
             self.update(aggregate)
-            aggregate.follow_steps(self)
+            if self.moves_steps and aggregate.follows_steps:
+                aggregate.follow_steps(self)
 
         def update(self, dossier: Dossier) -> None:
             """What the event changes besides the status and the steps (each event class says)."""
+
+        moves_steps = False
+        """Whether `step_change` may change a step (the classes that override it say so)."""
 
         def step_change(self, current: StepRun | None) -> StepChange:
             """What the event does to the step in progress, `current` (each event class that
@@ -194,6 +198,8 @@ class Dossier(Aggregate):
         no appointment date, then `due_at` is None too), a same-day cutoff ("15:00"), whether
         waiting for fees stops the clock, whether the result is a document (4.1), and its
         internal procedure (`steps`), whose first step begins now, due at `step_due_at`."""
+
+        moves_steps = True
 
         class_version = 3
 
@@ -234,7 +240,8 @@ class Dossier(Aggregate):
             dossier.lookup_secret_digest = self.lookup_secret_digest
             dossier.applicant_ref = self.applicant_ref
             dossier.due_at = dossier.original_due_at = self.due_at
-            dossier.step_plan = shared_plan(self.steps)
+            if dossier.follows_steps:
+                dossier.step_plan = shared_plan(self.steps)
 
         def step_change(self, current: StepRun | None) -> StepChange:
             if not self.steps:
@@ -265,6 +272,8 @@ class Dossier(Aggregate):
         progress. The step's facts as the ledger found them in the internal procedure travel
         with it: name, agency, working time allowed, due instant, flags, steps jumped over
         (`step_agency` None: a handover that begins no step)."""
+
+        moves_steps = True
 
         class_version = 2
 
@@ -313,6 +322,8 @@ class Dossier(Aggregate):
     class SupplementRequested(Event):
         """The clock stops at occurred_at; due_at is the due date now on hold."""
 
+        moves_steps = True
+
         reason: str
         items: tuple[str, ...]
         due_at: datetime | None
@@ -327,6 +338,8 @@ class Dossier(Aggregate):
     class SupplementProvided(Event):
         """The clock runs again: due dates as computed under `policy` from the wait that began
         at `paused_at`; the step in progress is due at `step_due_at` (domain.steps)."""
+
+        moves_steps = True
 
         class_version = 2
 
@@ -353,6 +366,8 @@ class Dossier(Aggregate):
     class FeeRequested(Event):
         """`pauses_clock`: the procedure says waiting for fees stops the clock (at occurred_at)."""
 
+        moves_steps = True
+
         class_version = 2
 
         amount_vnd: int
@@ -375,6 +390,8 @@ class Dossier(Aggregate):
         """When the fee request paused the clock, it runs again as after a supplement: the due
         dates computed under `policy` from the wait that began at `paused_at`, the step in
         progress due at `step_due_at` (all None when the clock kept running)."""
+
+        moves_steps = True
 
         class_version = 3
 
@@ -406,6 +423,8 @@ class Dossier(Aggregate):
 
     class Finishing(Event):
         """An event that finishes the dossier, and the step in progress with it."""
+
+        moves_steps = True
 
         def step_change(self, current: StepRun | None) -> StepChange:
             ended = None if current is None else current.finished(self.occurred_at)
@@ -469,15 +488,27 @@ class Dossier(Aggregate):
         refers_to_version: int | None
 
     @classmethod
-    def shell(cls, code: DossierCode, originator_id: UUID, timestamp: datetime) -> Dossier:
-        """A dossier with no history yet (version 0): its first event brings it to life."""
+    def shell(
+        cls,
+        code: DossierCode,
+        originator_id: UUID,
+        timestamp: datetime,
+        *,
+        follows_steps: bool = True,
+    ) -> Dossier:
+        """A dossier with no history yet (version 0): its first event brings it to life.
+
+        `follows_steps` False: its events leave `step_plan` and `steps` empty (a read model
+        that keeps no steps in its rows need not compute them)."""
         dossier = cls.__new__(cls)
         dossier.__base_init__(originator_id, originator_version=0, timestamp=timestamp)
         dossier._blank_state(code)
+        dossier.follows_steps = follows_steps
         return dossier
 
     def _blank_state(self, code: DossierCode) -> None:
         self.code = code
+        self.follows_steps = True
         self.status: Status | None = None
         self.procedure_code: str | None = None
         self.procedure_name: str | None = None

@@ -5,7 +5,7 @@ A page of events is applied to a read model by the domain's own event classes
 once, restored as Dossier objects, advanced event by event in Python, and written back with one
 upsert of column arrays (`unnest`). A row keeps the columns its read model shows plus what
 applying later events needs (the status, the supplement count); attributes it does not keep stay
-None in the restored Dossier.
+None in the restored Dossier, and none follows the steps (`Dossier.follows_steps`).
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ class ProjectionGapError(RuntimeError):
 def restore(row: Mapping[str, Any]) -> Dossier:
     """The Dossier a row describes: its code, id, version and `updated_at` (the last event's
     timestamp), and the attributes of RESTORED_ATTRIBUTES the row has."""
-    dossier = Dossier.shell(DossierCode.parse(row["code"]), row["id"], row["updated_at"])
+    code = DossierCode.parse(row["code"])
+    dossier = Dossier.shell(code, row["id"], row["updated_at"], follows_steps=False)
     dossier.version = row["version"]
     for name, restore_type in RESTORED_ATTRIBUTES.items():
         value = row.get(name)
@@ -82,6 +83,10 @@ def advance(dossier: Dossier | None, event: Dossier.Event) -> Dossier:
             f"event {type(event).__name__} of dossier {event.originator_id} is version "
             f"{event.originator_version}, but the read model has it at version {version}"
         )
+    if dossier is None and isinstance(event, Dossier.Opening):
+        # The rows keep no steps (the steps read model follows them): nor does their Dossier.
+        code = DossierCode.parse(event.dossier_code)
+        dossier = Dossier.shell(code, event.originator_id, event.timestamp, follows_steps=False)
     return cast(Dossier, event.mutate(dossier))
 
 

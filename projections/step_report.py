@@ -120,7 +120,13 @@ def steps_report(
         figures.open += 1
         figures.open_overdue += run.timeliness(as_of, calendar) is Timeliness.OVERDUE
     total, late = _late_dossiers(
-        steps, dossiers, agency=agency, first_day=first_day, as_of=as_of, limit=limit
+        steps,
+        dossiers,
+        agency=agency,
+        first_day=first_day,
+        as_of=as_of,
+        limit=limit,
+        calendar=calendar,
     )
     return StepsReport(
         agency=agency,
@@ -157,6 +163,7 @@ def _late_dossiers(
     first_day: date,
     as_of: datetime,
     limit: int,
+    calendar: WorkCalendar,
 ) -> tuple[int, list[LateDossier]]:
     total, rows = steps.late_dossiers(
         dossiers.table,
@@ -166,7 +173,7 @@ def _late_dossiers(
         limit=limit,
     )
     runs: dict[object, list[StoredRun]] = {}
-    for stored in steps.runs_of(row["id"] for row in rows):
+    for stored in steps.runs_of((row["id"] for row in rows), calendar):
         if overran(stored):
             runs.setdefault(stored.dossier_id, []).append(stored)
     late = [

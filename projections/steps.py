@@ -2,10 +2,10 @@
 unit, step and local day of the steps finished.
 
 `steps_runs` holds one row per step as it happened (a dossier's `number`-th): the agency that
-did it, when it began and finished (NULL while in progress), and once finished the working time
-it used and its overrun (used beyond allowed; NULL for a step not in the internal procedure).
-`run` keeps the whole step (unit, step, name, time allowed, due instants, pauses, flags), so that
-a report can tell how a step stood at any instant (`StepRun.as_of`).
+did it, when it began and finished (NULL while in progress), and once finished its overrun
+(working time used beyond allowed; NULL for a step not in the internal procedure). `run` keeps
+the whole step as JSON (unit, step, name, time allowed, due instants, pauses, flags), so that a
+report can tell how a step stood at any instant (`StepRun.as_of`).
 
 `steps_counters` adds up, per (agency, unit, step, day), the steps finished on that local day:
 `finished_early`, `finished_on_time`, `finished_late` and `finished_unplanned` (not in the
@@ -45,8 +45,7 @@ _DECODER: Final = msgspec.json.Decoder(StepRun)
 
 RUN_COLUMNS: Final = {
     "id": "uuid", "number": "integer", "agency": "text", "started_at": "timestamptz",
-    "finished_at": "timestamptz", "working_time_used": "interval", "overrun": "interval",
-    "run": "text",
+    "finished_at": "timestamptz", "overrun": "interval", "run": "bytea",
 }  # fmt: skip
 """The columns the queries select by and add up; everything else about a step is in `run`."""
 _NOT_NULL: Final = frozenset({"id", "number", "agency", "started_at", "run"})
@@ -57,8 +56,7 @@ HELD_DURING: Final = "tstzrange(started_at, finished_at, '[)')"
 
 def _acts_on_a_step(event_class: type[Dossier.Event]) -> bool:
     """Whether events of the class change a step in progress (Received begins the first)."""
-    overrides = event_class.step_change is not Dossier.Event.step_change
-    return overrides and not issubclass(event_class, Dossier.Opening)
+    return event_class.moves_steps and not issubclass(event_class, Dossier.Opening)
 
 
 @dataclass
@@ -260,28 +258,33 @@ class StepsView(PagedView):
         changed: dict[tuple[UUID, int], StepRun],
         calendar: WorkCalendar,
     ) -> None:
-        columns: dict[str, list[Any]] = {name: [] for name in RUN_COLUMNS}
         days: dict[tuple[StepKey, date], tuple[str | None, StepCounts]] = {}
-        for (dossier_id, number), run in changed.items():
-            used = overrun = None
+        overruns: list[timedelta | None] = []
+        for run in changed.values():
+            overrun = None
             if run.finished_at is not None:
                 used = run.working_time_used(calendar)
-                timeliness = run.timeliness(run.finished_at, calendar)
                 overrun = run.beyond_allowed(used)
-                day = calendar.local_date(run.finished_at)
-                key = (StepKey(run.agency, run.unit, run.step), day)
+                key = (
+                    StepKey(run.agency, run.unit, run.step),
+                    calendar.local_date(run.finished_at),
+                )
                 named, counts = days.get(key) or (None, StepCounts())
-                counts.count(run, timeliness, used)
+                counts.count(run, run.timeliness(run.finished_at, calendar), used)
                 days[key] = (run.name or named, counts)
-            values: dict[str, Any] = {
-                "id": dossier_id, "number": number, "agency": run.agency,
-                "started_at": run.started_at, "finished_at": run.finished_at,
-                "working_time_used": used, "overrun": overrun,
-                "run": _ENCODER.encode(run).decode(),
-            }  # fmt: skip
-            for column, value in values.items():
-                columns[column].append(value)
-        cursor.execute(self._upsert_runs, list(columns.values()))
+            overruns.append(overrun)
+        runs = list(changed.values())
+        columns = [
+            [dossier_id for dossier_id, _number in changed],
+            [number for _dossier_id, number in changed],
+            [run.agency for run in runs],
+            [run.started_at for run in runs],
+            [run.finished_at for run in runs],
+            overruns,
+            [_ENCODER.encode(run) for run in runs],
+        ]
+        assert len(columns) == len(RUN_COLUMNS)
+        cursor.execute(self._upsert_runs, columns)
         if days:
             keys = list(days)
             cursor.execute(
@@ -391,20 +394,18 @@ class StepsView(PagedView):
             row.pop("total")
         return total, rows
 
-    def runs_of(self, dossier_ids: Iterable[UUID]) -> list[StoredRun]:
+    def runs_of(self, dossier_ids: Iterable[UUID], calendar: WorkCalendar) -> list[StoredRun]:
         """Every step of these dossiers, in order."""
         statement = SQL(
-            "SELECT id, run, working_time_used, overrun FROM {} WHERE id = ANY(%s)"
-            " ORDER BY id, number"
+            "SELECT id, run, overrun FROM {} WHERE id = ANY(%s) ORDER BY id, number"
         ).format(self.runs_table)
         with self.datastore.get_connection() as connection:
             rows = connection.execute(statement, (list(dossier_ids),)).fetchall()
-        return [
-            StoredRun(
-                row["id"], _DECODER.decode(row["run"]), row["working_time_used"], row["overrun"]
-            )
-            for row in rows
-        ]
+        found = []
+        for row in rows:
+            run = _DECODER.decode(row["run"])
+            found.append(StoredRun(row["id"], run, run.working_time_used(calendar), row["overrun"]))
+        return found
 
 
 class StepsProjection(PagedProjection[StepsView]):
