@@ -34,7 +34,7 @@ dossiers open at the end of a past period as they were at that end, whatever hap
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Final, NamedTuple
@@ -334,6 +334,21 @@ class OpenCounts:
         return self.open - self.overdue
 
 
+def counts_of(rows: Sequence[Mapping[str, Any]]) -> dict[str, PeriodCounts]:
+    """Per procedure code, the counters of `counts_statement`'s rows."""
+    counts = {}
+    for row in rows:
+        values = dict(row)
+        code = values.pop("procedure_code")
+        counts[code] = PeriodCounts(**values)
+    return counts
+
+
+def open_counts_of(rows: Sequence[Mapping[str, Any]]) -> OpenCounts:
+    (row,) = rows
+    return OpenCounts(open=row["open"], overdue=row["overdue"])
+
+
 class TimelinessView(PagedView):
     def __init__(
         self,
@@ -513,6 +528,15 @@ class TimelinessView(PagedView):
         last_day: date,
     ) -> dict[str, PeriodCounts]:
         """The counters over first_day..last_day (both included), per procedure code."""
+        statement, parameters = self.counts_statement(agency, procedure_code, first_day, last_day)
+        with self.datastore.get_connection() as connection:
+            rows = connection.execute(statement, parameters).fetchall()
+        return counts_of(rows)
+
+    def counts_statement(
+        self, agency: str | None, procedure_code: str | None, first_day: date, last_day: date
+    ) -> tuple[Composed, dict[str, Any]]:
+        """`counts_by_procedure`'s statement and parameters (its rows: `counts_of`)."""
         clauses: list[Composable] = [SQL("day BETWEEN %(first_day)s AND %(last_day)s")]
         parameters: dict[str, Any] = {"first_day": first_day, "last_day": last_day}
         clauses += self._scope(parameters, agency, procedure_code)
@@ -526,9 +550,7 @@ class TimelinessView(PagedView):
             "SELECT procedure_code, {} FROM {} WHERE {} GROUP BY procedure_code"
             " ORDER BY procedure_code"
         ).format(sums, self.counters_table, SQL(" AND ").join(clauses))
-        with self.datastore.get_connection() as connection:
-            rows = connection.execute(statement, parameters).fetchall()
-        return {row.pop("procedure_code"): PeriodCounts(**row) for row in rows}
+        return statement, parameters
 
     def count_open_at(
         self, *, agency: str | None, procedure_code: str | None, bounds: OpenBounds
@@ -541,6 +563,15 @@ class TimelinessView(PagedView):
         the others are overdue with more than one supplementation request or once the local
         date of the moment is past their due date's.
         """
+        statement, parameters = self.open_statement(agency, procedure_code, bounds)
+        with self.datastore.get_connection() as connection:
+            rows = connection.execute(statement, parameters).fetchall()
+        return open_counts_of(rows)
+
+    def open_statement(
+        self, agency: str | None, procedure_code: str | None, bounds: OpenBounds
+    ) -> tuple[Composed, dict[str, Any]]:
+        """`count_open_at`'s statement and parameters (its row: `open_counts_of`)."""
         parameters: dict[str, Any] = {"as_of": bounds.now, **bounds.parameters()}
         clauses: list[Composable] = [SQL(OPEN_DURING + " @> %(as_of)s::timestamptz")]
         clauses += self._scope(parameters, agency, procedure_code)
@@ -549,10 +580,7 @@ class TimelinessView(PagedView):
             " OR (settled_timeliness IS NULL AND (supplement_requests > 1"
             " OR original_due_at < %(overdue_before)s))) AS overdue FROM {} WHERE {}"
         ).format(self.spells_table, SQL(" AND ").join(clauses))
-        with self.datastore.get_connection() as connection:
-            row = connection.execute(statement, parameters).fetchone()
-        assert row is not None
-        return OpenCounts(open=row["open"], overdue=row["overdue"])
+        return statement, parameters
 
     @staticmethod
     def _scope(
