@@ -69,7 +69,11 @@ async def provide_ingest(state: State) -> Ingest:
     return ingest
 
 
-async def provide_queries(state: State) -> Queries:
+async def provide_queries(state: State, runtime: Runtime) -> Queries:
+    """The read pool's queries. It takes `runtime` so that Litestar resolves the two one after
+    the other: dependencies of one level are resolved in a task group, a tenth of a lookup's
+    time for two awaits that never wait."""
+    del runtime
     queries: Queries = state.queries
     return queries
 
