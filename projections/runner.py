@@ -2,7 +2,7 @@
 
 eventsourcing's ProjectionRunner commits once per event, and a commit waits for the disk's flush
 (a few hundred a second here). This runner reads up to `page_size` notifications after the read
-model's position (`select_notifications`), maps them with the ledger's mapper, and has the
+model's position (`select_page`: one statement), maps them with the ledger's mapper, and has the
 projection apply the whole page in one transaction with the id of its last notification
 (projections.view says why that stays exactly-once). Caught up, it waits for new events with
 LISTEN on the events table's channel (the recorder NOTIFYs it on every insert), with a timeout of
@@ -14,13 +14,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from eventsourcing.persistence import Tracking
 from psycopg.sql import SQL, Identifier
 
 from application.ledger import DossierLedger
+from application.recorder import LedgerRecorder
 from domain.dossier import Dossier
 from projections.names import DEFAULT_PAGE_SIZE
 from projections.view import Page, PagedProjection, PagedView
@@ -92,8 +93,8 @@ class ProjectionRunner:
     def step(self) -> bool:
         """Apply the next page, if any. True when more events may be waiting already."""
         after = self._position
-        notifications = self.ledger.recorder.select_notifications(
-            start=after, limit=self.page_size, inclusive_of_start=False
+        notifications = cast(LedgerRecorder, self.ledger.recorder).select_page(
+            after, self.page_size
         )
         if not notifications:
             return False

@@ -57,11 +57,11 @@ from projections.dossier_rows import (
     DossierCache,
     advance,
     attribute,
-    column_arrays,
+    column_rows,
+    copy_upsert,
     create_table_statement,
     restore,
     select_by_ids_statement,
-    upsert_statement,
 )
 from projections.names import TIMELINESS
 from projections.view import PagedProjection, PagedView
@@ -375,17 +375,17 @@ class TimelinessView(PagedView):
             ),
         ]
         self._select_dossiers = select_by_ids_statement(self.dossiers_table)
-        self._upsert_dossiers = upsert_statement(self.dossiers_table, columns)
+        self._upsert_dossiers = copy_upsert(
+            self.dossiers_table, f"{self.base_name}_dossiers_staged", columns
+        )
         self._add_counts = self._add_counts_statement()
         self._close_spells = SQL(
             "UPDATE {0} AS spell SET until = closed.until"
             " FROM unnest(%b::uuid[], %b::timestamptz[]) AS closed(id, until)"
             " WHERE spell.id = closed.id AND spell.until IS NULL"
         ).format(self.spells_table)
-        self._insert_spells = SQL("INSERT INTO {} ({}) SELECT * FROM unnest({})").format(
-            self.spells_table,
-            SQL(", ").join(Identifier(name) for name in SPELL_FIELDS),
-            SQL(", ").join(SQL("%b::{}[]").format(SQL(SPELL_TYPES[n])) for n in SPELL_FIELDS),
+        self._copy_spells = SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            self.spells_table, SQL(", ").join(Identifier(name) for name in SPELL_FIELDS)
         )
         self.cache: DossierCache[tuple[Dossier, Waits]] = DossierCache()
 
@@ -469,11 +469,10 @@ class TimelinessView(PagedView):
             dossier = dossiers[event.originator_id] = advance(before, event)
             tally.waits.setdefault(dossier.id, Waits())
             tally.count(event, before_status, before_spell, dossier)
-        rows = list(dossiers.values())
-        parameters = column_arrays(DOSSIER_COLUMNS, rows, calendar)
-        parameters.append([tally.waits[dossier.id].working for dossier in rows])
-        parameters.append([tally.waits[dossier.id].calendar for dossier in rows])
-        cursor.execute(self._upsert_dossiers, parameters)
+        rows = column_rows(DOSSIER_COLUMNS, dossiers.values(), calendar)
+        for values, dossier in zip(rows, dossiers.values(), strict=True):
+            values.extend(tally.waits[dossier.id])
+        self._upsert_dossiers.write(cursor, rows)
         self._write_spells(cursor, tally.spells)
         if tally.days:
             keys = list(tally.days)
@@ -494,10 +493,10 @@ class TimelinessView(PagedView):
             ids = list(spells.closed_stored)
             cursor.execute(self._close_spells, [ids, [spells.closed_stored[i] for i in ids]])
         if spells.new:
-            cursor.execute(
-                self._insert_spells,
-                [[getattr(spell, name) for spell in spells.new] for name in SPELL_FIELDS],
-            )
+            with cursor.copy(self._copy_spells) as copy:
+                copy.set_types([SPELL_TYPES[name] for name in SPELL_FIELDS])
+                for spell in spells.new:
+                    copy.write_row([getattr(spell, name) for name in SPELL_FIELDS])
 
     def saved(self, position: int) -> None:
         self.cache.commit(position)
