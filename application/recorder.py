@@ -38,10 +38,12 @@ class LedgerRecorder(PostgresApplicationRecorder):
         """Up to `limit` notifications after id `after`, in id order: one prepared statement,
         rows as tuples (eventsourcing's `select_notifications` composes its statement on every
         call and builds a dict per row)."""
-        with self.datastore.get_connection() as connection:
-            with connection.cursor(row_factory=tuple_row) as cursor:
-                cursor.execute(self.page_statement, (after, limit), prepare=True)
-                rows = cursor.fetchall()
+        with (
+            self.datastore.get_connection() as connection,
+            connection.cursor(row_factory=tuple_row) as cursor,
+        ):
+            cursor.execute(self.page_statement, (after, limit), prepare=True)
+            rows = cursor.fetchall()
         return [
             Notification(
                 id=notification_id,
