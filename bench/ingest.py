@@ -281,10 +281,13 @@ def bench_http_batch(
     )
 
 
-def start_server(url: str, data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str, data_dir: Path, port: int, workers: int, *, projections: bool = False
+) -> subprocess.Popen[bytes]:
     env = dict(os.environ, LEDGER_DATABASE_URL=url, LEDGER_DATA_DIR=str(data_dir))
     ledger = Path(sys.executable).parent / "ledger"
     command = [str(ledger), "serve", "--port", str(port), "--workers", str(workers)]
+    command += ["--projections"] if projections else []
     server = subprocess.Popen(command, env=env)
     for _ in range(120):
         try:
