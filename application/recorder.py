@@ -33,6 +33,10 @@ class LedgerRecorder(PostgresApplicationRecorder):
             "SELECT notification_id, originator_id, originator_version, topic, state"
             " FROM {}.{} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
         ).format(sql.Identifier(self.datastore.schema), sql.Identifier(self.events_table_name))
+        self.page_ids_statement = sql.SQL(
+            "SELECT notification_id FROM {}.{} WHERE notification_id > %s"
+            " ORDER BY notification_id LIMIT %s"
+        ).format(sql.Identifier(self.datastore.schema), sql.Identifier(self.events_table_name))
 
     def select_page(self, after: int, limit: int) -> list[Notification]:
         """Up to `limit` notifications after id `after`, in id order: one prepared statement,
@@ -54,6 +58,15 @@ class LedgerRecorder(PostgresApplicationRecorder):
             )
             for notification_id, originator_id, originator_version, topic, state in rows
         ]
+
+    def select_page_ids(self, after: int, limit: int) -> list[int]:
+        """The ids of `select_page`'s notifications, without their events."""
+        with (
+            self.datastore.get_connection() as connection,
+            connection.cursor(row_factory=tuple_row) as cursor,
+        ):
+            cursor.execute(self.page_ids_statement, (after, limit), prepare=True)
+            return [row[0] for row in cursor.fetchall()]
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -93,9 +93,13 @@ class ProjectionRunner:
     def step(self) -> bool:
         """Apply the next page, if any. True when more events may be waiting already."""
         after = self._position
-        notifications = cast(LedgerRecorder, self.ledger.recorder).select_page(
-            after, self.page_size
-        )
+        recorder = cast(LedgerRecorder, self.ledger.recorder)
+        if not self.view.decodes_events:
+            ids = recorder.select_page_ids(after, self.page_size)
+            if not ids:
+                return False
+            return self._apply(Page(after, [], Tracking(self.ledger.name, ids[-1])), len(ids))
+        notifications = recorder.select_page(after, self.page_size)
         if not notifications:
             return False
         events = []
@@ -104,13 +108,16 @@ class ProjectionRunner:
             if isinstance(event, Dossier.Event):
                 events.append(event)
         page = Page(after, events, Tracking(self.ledger.name, notifications[-1].id))
+        return self._apply(page, len(notifications))
+
+    def _apply(self, page: Page, notifications: int) -> bool:
         if not self.projection.process_page(page):
-            _log.info("%s: page after %d is stale, reading again", self.name, after)
+            _log.info("%s: page after %s is stale, reading again", self.name, page.after)
             self._position = self.view.position(self.ledger.name)
             return True
         self._position = page.tracking.notification_id
-        self.events_applied += len(notifications)
-        return len(notifications) == self.page_size
+        self.events_applied += notifications
+        return notifications == self.page_size
 
     def catch_up(self, until: int, on_page: Callable[[int], None] | None = None) -> None:
         """Apply pages until the position reaches `until` (or no event is left)."""
