@@ -15,7 +15,7 @@ from litestar import Controller, Request, post
 from litestar.connection import ASGIConnection
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
-from litestar.params import Body, FromPath, QueryParameter
+from litestar.params import Body, QueryParameter
 from litestar.response.base import ASGIResponse
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_403_FORBIDDEN
 from litestar.types import Empty
@@ -296,7 +296,6 @@ class IngestController(Controller):
     async def append_event(
         self,
         request: Request[Any, Any, Any],
-        code: FromPath[str],
         data: Annotated[
             contract.EventIn,
             Body(
