@@ -31,6 +31,7 @@ from api.pages import page_routes, template_config
 from api.problems import document_problems, exception_handlers
 from api.public import PublicController, public_rate_limit
 from api.query import check_query
+from api.steps import StepsReportController
 from api.tiles import TilesController
 from application.runtime import Runtime, tune_garbage_collection
 from application.settings import Settings
@@ -156,6 +157,7 @@ def create_app(
             TilesController,
             DossierExportController,
             ReportController,
+            StepsReportController,
             Router(
                 path="/",
                 route_handlers=[PublicController],

@@ -15,7 +15,7 @@ from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 from api.auth import authorized
 from api.ingest import status_out
 from api.problems import ProblemError
-from api.schemas import DossierOut, StatusOut, shown
+from api.schemas import DossierOut, StatusOut, shown, step_out
 from application.keys import Role
 from application.ledger import HistoryEntry, replay
 from application.runtime import Runtime
@@ -77,8 +77,12 @@ def dossier_out(
     """The inspector's view of a dossier, replayed (an aggregate) or read (a read-model row).
 
     `extensions` counts its apology letters; `extended_after_due` says one came after the due
-    date then in force (the national rule allows one, before the due date)."""
+    date then in force (the national rule allows one, before the due date). A replayed dossier
+    shows its steps as they stood at `now`."""
     timeliness = dossier.timeliness(now, calendar)
+    steps = None
+    if isinstance(dossier, Dossier):
+        steps = [step_out(run, now, calendar, agencies) for run in dossier.steps]
     return DossierOut(
         code=str(dossier.code),
         procedure=dossier.procedure_code,
@@ -96,6 +100,7 @@ def dossier_out(
         extended_after_due=dossier.extended_after_due,
         timeliness=None if timeliness is None else timeliness.value,
         version=dossier.version,
+        steps=steps,
     )
 
 

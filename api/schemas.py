@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any, Literal, overload
 
 import msgspec
 
 from api.problems import RefusedInBatch
-from domain.calendar import LOCAL_TZ
+from domain.calendar import LOCAL_TZ, WorkCalendar
+from domain.steps import StepRun
 
 
 @overload
@@ -73,8 +75,58 @@ class HealthOut(msgspec.Struct):
     """Open alarms about the transparency log (a witness saw another history): act on them."""
 
 
+def hours(amount: timedelta) -> float:
+    """Working time on the wire: hours, as a number."""
+    return amount / timedelta(hours=1)
+
+
+class StepOut(msgspec.Struct):
+    """One step of a dossier as it happened (the internal procedure, quy trình nội bộ)."""
+
+    number: int
+    step: str
+    name: str | None
+    unit: str
+    agency: str
+    agency_name: str | None
+    started_at: datetime
+    due_at: datetime | None
+    finished_at: datetime | None
+    timeliness: str | None
+    hours_used: float
+    hours_allowed: float | None
+    overrun_hours: float | None
+    flags: list[str]
+    skipped: list[str]
+
+
+def step_out(
+    run: StepRun, now: datetime, calendar: WorkCalendar, agencies: Mapping[str, str]
+) -> StepOut:
+    """A step as it stands at `now`: an open one's hours are counted up to then."""
+    timeliness = run.timeliness(now, calendar)
+    overrun = run.overrun(calendar, now)
+    return StepOut(
+        number=run.number,
+        step=run.step,
+        name=run.name,
+        unit=run.unit,
+        agency=run.agency,
+        agency_name=agencies.get(run.agency),
+        started_at=shown(run.started_at),
+        due_at=shown(run.due_at),
+        finished_at=shown(run.finished_at),
+        timeliness=None if timeliness is None else timeliness.value,
+        hours_used=hours(run.working_time_used(calendar, now)),
+        hours_allowed=None if run.allowed is None else hours(run.allowed),
+        overrun_hours=None if overrun is None else hours(overrun),
+        flags=[flag.value for flag in run.flags],
+        skipped=list(run.skipped),
+    )
+
+
 class DossierOut(msgspec.Struct):
-    """An inspector's view of one dossier."""
+    """An inspector's view of one dossier; `steps` in the view of one dossier (None in lists)."""
 
     code: str
     procedure: str | None
@@ -92,6 +144,7 @@ class DossierOut(msgspec.Struct):
     extended_after_due: bool
     timeliness: str | None
     version: int
+    steps: list[StepOut] | None = None
 
 
 class PublicDossierOut(msgspec.Struct):

@@ -3,6 +3,11 @@
 Several agencies, the sample procedures, a year of receipts (Tết included) and every path of the
 status table: resolved early, on time and late, supplements (once and twice), fees, withdrawals,
 stops, refusals at receipt, apology letters, ratings, annotations, and dossiers still open.
+
+The procedures with an internal procedure (the sample's 1.001757, 1.001612 and the liên thông
+1.012785) go through its steps in order; about one in six is late at a known step (`LATE_STEPS`:
+the appraisal, or the other agency's step of the liên thông one), a few stop for a supplement
+inside the appraisal or take a step the internal procedure does not have.
 """
 
 from __future__ import annotations
@@ -56,6 +61,10 @@ AGENCIES = (
     "000.21.20.H56",  # a commune
 )
 UNITS = ("bo-phan-mot-cua", "phong-chuyen-mon", "lanh-dao-so", "van-thu")
+LATE_STEPS = {"1.012785": "xac-dinh-nghia-vu-tai-chinh"}
+"""The step at which a late demo dossier of these procedures overran; any other: `tham-dinh`."""
+LATE_AT_STEP = 0.16
+PLANNED_WEIGHT = 3  # procedures with an internal procedure are picked this much more often
 BATCH = 500
 SECRET_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # noqa: S105 (an alphabet, not a secret)
 SAMPLES_FILE = "demo-dossiers.json"
@@ -111,6 +120,7 @@ class _Story:
     code: DossierCode
     secret: str
     steps: list[tuple[EventType, datetime, Any]] = field(default_factory=list)
+    late_at_step: bool = False
 
     def add(self, event_type: EventType, occurred_at: datetime, data: Any) -> None:
         self.steps.append((event_type, occurred_at, data))
@@ -140,12 +150,70 @@ class _Author:
         if channel is None:
             return story
         assert procedure.processing_time is not None  # load_demo picks timed procedures
+        if procedure.steps:
+            finish = self._steps(story, procedure, received)
+            electronic = self.rng.random() < 0.35
+            story.add(
+                EventType.RESOLVED, finish, ResolvedData(Resolution.APPROVED, electronic, None)
+            )
+            self._return(story, channel, finish)
+            return story
         due = self.calendar.due_at(received, procedure.processing_time)
         budget = max(self.calendar.working_time_between(received, due).total_seconds() / 3600, 4.0)
         t = self._process(story, received, budget)
         if t is not None:
             self._finish(story, channel, received, t, budget)
         return story
+
+    def _steps(self, story: _Story, procedure: Procedure, received: datetime) -> datetime:
+        """Through the internal procedure in order, each step handed over in its own unit; late
+        at the known step now and then (LATE_STEPS), once in a while waiting for a supplement
+        during the appraisal or consulting a unit the internal procedure does not have. The
+        moment the last step ends."""
+        rng = self.rng
+        late_step = LATE_STEPS.get(procedure.code, "tham-dinh")
+        story.late_at_step = rng.random() < LATE_AT_STEP
+        t, unit = received, procedure.steps[0].unit
+        for index, planned in enumerate(procedure.steps):
+            if index:
+                story.add(
+                    EventType.TRANSFERRED, t, TransferredData(unit, planned.unit, planned.step)
+                )
+            unit = planned.unit
+            overrun = story.late_at_step and planned.step == late_step
+            hours = planned.working_time.total_seconds() / 3600
+            hours *= rng.uniform(1.8, 3.0) if overrun else rng.uniform(0.2, 0.9)
+            if planned.step == "tham-dinh" and rng.random() < 0.1:
+                t = self.working_moment(t, hours / 2)
+                missing = SupplementRequestedData("thiếu giấy tờ", ("bản sao sổ đỏ",))
+                story.add(EventType.SUPPLEMENT_REQUESTED, t, missing)
+                t = self.working_moment(t, rng.uniform(4, 40))
+                story.add(EventType.SUPPLEMENT_PROVIDED, t, SupplementProvidedData())
+                hours /= 2
+            t = self.working_moment(t, hours)
+            if planned.step == "tham-dinh" and rng.random() < 0.05:
+                consulted = TransferredData(unit, "so-xay-dung", "xin-y-kien")
+                story.add(EventType.TRANSFERRED, t, consulted)
+                unit = "so-xay-dung"
+                t = self.working_moment(t, rng.uniform(1, 6))
+        return t
+
+    def _return(self, story: _Story, channel: Channel, finish: datetime) -> None:
+        """The result returned, and sometimes rated."""
+        rng = self.rng
+        returned = self.working_moment(finish, rng.uniform(0.5, 24))
+        story.add(EventType.RESULT_RETURNED, returned, ResultReturnedData(channel))
+        if rng.random() < 0.4:
+            ratings = [
+                Rating.VERY_SATISFIED,
+                Rating.SATISFIED,
+                Rating.SATISFIED,
+                Rating.DISSATISFIED,
+            ]
+            rated_at = returned + timedelta(hours=rng.uniform(1, 48))
+            story.add(
+                EventType.SATISFACTION_RATED, rated_at, SatisfactionRatedData(rng.choice(ratings))
+            )
 
     def _open(self, story: _Story, procedure: Procedure, received: datetime) -> Channel | None:
         """Submitted online (sometimes refused at receipt), then received: the channel used."""
@@ -176,7 +244,7 @@ class _Author:
             story.add(EventType.WITHDRAWN, withdrawn_at, WithdrawnData("công dân rút hồ sơ"))
             return None
         t = self.working_moment(received, rng.uniform(0.2, 2))
-        story.add(EventType.TRANSFERRED, t, TransferredData(UNITS[0], UNITS[1], "thẩm định"))
+        story.add(EventType.TRANSFERRED, t, TransferredData(UNITS[0], UNITS[1]))
         if path < 0.25:
             for _ in range(2 if rng.random() < 0.2 else 1):
                 t = self.working_moment(t, rng.uniform(1, budget / 3))
@@ -197,7 +265,7 @@ class _Author:
             return None
         if rng.random() < 0.3:
             t = self.working_moment(t, rng.uniform(0.5, budget / 3))
-            story.add(EventType.TRANSFERRED, t, TransferredData(UNITS[1], UNITS[2], "trình ký"))
+            story.add(EventType.TRANSFERRED, t, TransferredData(UNITS[1], UNITS[2]))
         return t
 
     def _finish(
@@ -218,22 +286,16 @@ class _Author:
         finish = self.working_moment(t, hours)
         outcome = rng.choice([Resolution.APPROVED] * 9 + [Resolution.DENIED])
         story.add(EventType.RESOLVED, finish, ResolvedData(outcome, rng.random() < 0.35, None))
-        returned = self.working_moment(finish, rng.uniform(0.5, 24))
-        story.add(EventType.RESULT_RETURNED, returned, ResultReturnedData(channel))
-        if rng.random() < 0.4:
-            ratings = [
-                Rating.VERY_SATISFIED,
-                Rating.SATISFIED,
-                Rating.SATISFIED,
-                Rating.DISSATISFIED,
-            ]
-            rated_at = returned + timedelta(hours=rng.uniform(1, 48))
-            story.add(
-                EventType.SATISFACTION_RATED, rated_at, SatisfactionRatedData(rng.choice(ratings))
-            )
+        self._return(story, channel, finish)
         if rng.random() < 0.05:
             noted_at = story.steps[-1][1] + timedelta(minutes=5)
             story.add(EventType.ANNOTATED, noted_at, AnnotatedData("đính chính số biên nhận", 1))
+
+
+def _receiving_agency(procedure: Procedure, rng: random.Random) -> str:
+    """Any demo agency; for an interconnected procedure one other than its steps' agencies."""
+    others = {step.agency for step in procedure.steps}
+    return rng.choice([agency for agency in AGENCIES if agency not in others])
 
 
 def _receipt_instants(
@@ -288,20 +350,24 @@ def load_demo(
         procedure
         for procedure in runtime.rules.procedures.values()
         if procedure.processing_time is not None and procedure.level != DISTRICT_LEVEL
+        for _weight in range(PLANNED_WEIGHT if procedure.steps else 1)
     ]
     author = _Author(calendar, rng, runtime.secrets.digest, seed)
     samples: dict[str, str] = {}
     serials: dict[tuple[str, str], int] = {}
     submissions: list[Submission] = []
     for received in _receipt_instants(calendar, now, dossiers, rng):
-        agency = rng.choice(AGENCIES)
+        procedure = rng.choice(procedures)
+        agency = _receiving_agency(procedure, rng)
         day = received.astimezone(LOCAL_TZ).strftime("%y%m%d")
         serial = serials[(agency, day)] = serials.get((agency, day), 0) + 1
         code = DossierCode.parse(f"{agency}-{day}-{serial:04d}")
-        story = author.story(code, rng.choice(procedures), received)
+        story = author.story(code, procedure, received)
         commands = list(_commands(story, now))
         if commands and (kind := _SAMPLE_KINDS.get(commands[-1].command.type)):
             samples[kind] = str(code)  # the latest of each kind: the most recent receipts
+        if story.late_at_step and len(commands) == len(story.steps):
+            samples["late_at_step"] = str(code)
         submissions.extend(commands)
         report.dossiers += 1
     report.events, report.refused = _append_all(runtime, submissions, progress)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar, cast
 from uuid import UUID
@@ -54,8 +54,9 @@ from domain.errors import (
     TransitionNotAllowed,
     UnknownProcedure,
 )
-from domain.procedures import Procedure, ProcessingTime, TimeUnit
+from domain.procedures import PlannedStep, Procedure, ProcessingTime, TimeUnit
 from domain.status import EventType, Status, is_allowed, status_after
+from domain.steps import StepChange, StepFlag, StepRun, resumed_due, start_step
 from domain.timeliness import Timeliness, classify
 
 LEDGER_NAMESPACE = UUID("5907bb6b-6451-4250-82b1-e92688793389")
@@ -130,7 +131,8 @@ class Dossier(Aggregate):
     while the clock is stopped: waiting for a supplement, or for fees when they pause it),
     resolved_at, returned_at, finished_at, outcome, electronic_result, result_ref,
     return_channel, supplement_requests, extensions (apology letters), extended_after_due,
-    rating, lookup_secret_digest, applicant_ref, last_occurred_at, version.
+    rating, lookup_secret_digest, applicant_ref, last_occurred_at, version; step_plan (the
+    internal procedure at receipt) and steps (each step as it happened: domain.steps).
     """
 
     class Event(Aggregate.Event):
@@ -153,9 +155,15 @@ class Dossier(Aggregate):
             aggregate.last_occurred_at = self.occurred_at
             aggregate.applied[self.event_id] = Applied(self.originator_version, self.fingerprint)
             self.update(aggregate)
+            aggregate.follow_steps(self)
 
         def update(self, dossier: Dossier) -> None:
-            """What the event changes besides the status (each event class says)."""
+            """What the event changes besides the status and the steps (each event class says)."""
+
+        def step_change(self, current: StepRun | None) -> StepChange:
+            """What the event does to the step in progress, `current` (each event class that
+            begins, stops, resumes or ends a step says); read models follow steps with it."""
+            return StepChange(None, current)
 
     class Opening(Event):
         """An event that may begin a history; it names the dossier by its code."""
@@ -183,9 +191,10 @@ class Dossier(Aggregate):
     class Received(Opening):
         """The procedure's rules at receipt travel with the dossier: its processing time (None:
         no appointment date, then `due_at` is None too), a same-day cutoff ("15:00"), whether
-        waiting for fees stops the clock, and whether the result is a document (4.1)."""
+        waiting for fees stops the clock, whether the result is a document (4.1), and its
+        internal procedure (`steps`), whose first step begins now, due at `step_due_at`."""
 
-        class_version = 2
+        class_version = 3
 
         procedure_code: str
         procedure_name: str
@@ -198,11 +207,18 @@ class Dossier(Aggregate):
         lookup_secret_digest: str
         applicant_ref: str | None
         due_at: datetime | None
+        steps: tuple[PlannedStep, ...]
+        step_due_at: datetime | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             """Version 1 knew whole days only, no fee pauses, and counted every result in 4.1."""
             state.update(same_day_cutoff=None, fee_pauses_clock=False, result_document=True)
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            """Version 2 knew no internal procedures."""
+            state.update(steps=(), step_due_at=None)
 
         def update(self, dossier: Dossier) -> None:
             dossier.received_at = self.occurred_at
@@ -217,6 +233,24 @@ class Dossier(Aggregate):
             dossier.lookup_secret_digest = self.lookup_secret_digest
             dossier.applicant_ref = self.applicant_ref
             dossier.due_at = dossier.original_due_at = self.due_at
+            dossier.step_plan = tuple(self.steps)
+
+        def step_change(self, current: StepRun | None) -> StepChange:
+            if not self.steps:
+                return StepChange(None, current)
+            first = self.steps[0]
+            agency = first.agency or DossierCode.parse(self.dossier_code).agency
+            started = StepRun(
+                1,
+                first.step,
+                first.name,
+                first.unit,
+                agency,
+                self.occurred_at,
+                first.working_time,
+                self.step_due_at,
+            )
+            return StepChange(None, started)
 
     class ReceiptRefused(Opening):
         reason: str
@@ -225,10 +259,54 @@ class Dossier(Aggregate):
             dossier.finished_at = self.occurred_at
 
     class Transferred(Event):
+        """A handover; one that names a `step` begins it in `to_unit` and ends the step in
+        progress. The step's facts as the ledger found them in the internal procedure travel
+        with it: name, agency, working time allowed, due instant, flags, steps jumped over
+        (`step_agency` None: a handover that begins no step)."""
+
+        class_version = 2
+
         from_unit: str
         to_unit: str
         step: str | None
         note: str | None
+        step_name: str | None
+        step_agency: str | None
+        step_allowed: timedelta | None
+        step_due_at: datetime | None
+        step_flags: tuple[StepFlag, ...]
+        steps_skipped: tuple[str, ...]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Version 1 named steps before the ledger knew internal procedures: labels that
+            begin no step."""
+            state.update(
+                step_name=None,
+                step_agency=None,
+                step_allowed=None,
+                step_due_at=None,
+                step_flags=(),
+                steps_skipped=(),
+            )
+
+        def step_change(self, current: StepRun | None) -> StepChange:
+            if self.step is None or self.step_agency is None:
+                return StepChange(None, current)
+            started = StepRun(
+                1 if current is None else current.number + 1,
+                self.step,
+                self.step_name,
+                self.to_unit,
+                self.step_agency,
+                self.occurred_at,
+                self.step_allowed,
+                self.step_due_at,
+                tuple(self.step_flags),
+                tuple(self.steps_skipped),
+            )
+            ended = None if current is None else current.finished(self.occurred_at)
+            return StepChange(ended, started)
 
     class SupplementRequested(Event):
         """The clock stops at occurred_at; due_at is the due date now on hold."""
@@ -241,19 +319,34 @@ class Dossier(Aggregate):
             dossier.paused_at = self.occurred_at
             dossier.supplement_requests += 1
 
+        def step_change(self, current: StepRun | None) -> StepChange:
+            return StepChange(None, None if current is None else current.paused(self.occurred_at))
+
     class SupplementProvided(Event):
         """The clock runs again: due dates as computed under `policy` from the wait that began
-        at `paused_at`."""
+        at `paused_at`; the step in progress is due at `step_due_at` (domain.steps)."""
+
+        class_version = 2
 
         paused_at: datetime
         policy: SupplementPolicy
         due_at: datetime | None
         original_due_at: datetime | None
+        step_due_at: datetime | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["step_due_at"] = None
 
         def update(self, dossier: Dossier) -> None:
             dossier.paused_at = None
             dossier.due_at = self.due_at
             dossier.original_due_at = self.original_due_at
+
+        def step_change(self, current: StepRun | None) -> StepChange:
+            if current is None:
+                return StepChange(None, None)
+            return StepChange(None, current.resumed(self.occurred_at, self.step_due_at))
 
     class FeeRequested(Event):
         """`pauses_clock`: the procedure says waiting for fees stops the clock (at occurred_at)."""
@@ -271,22 +364,32 @@ class Dossier(Aggregate):
             if self.pauses_clock:
                 dossier.paused_at = self.occurred_at
 
+        def step_change(self, current: StepRun | None) -> StepChange:
+            if current is None or not self.pauses_clock:
+                return StepChange(None, current)
+            return StepChange(None, current.paused(self.occurred_at))
+
     class FeePaid(Event):
         """When the fee request paused the clock, it runs again as after a supplement: the due
-        dates computed under `policy` from the wait that began at `paused_at` (all None when
-        the clock kept running)."""
+        dates computed under `policy` from the wait that began at `paused_at`, the step in
+        progress due at `step_due_at` (all None when the clock kept running)."""
 
-        class_version = 2
+        class_version = 3
 
         amount_vnd: int
         paused_at: datetime | None
         policy: SupplementPolicy | None
         due_at: datetime | None
         original_due_at: datetime | None
+        step_due_at: datetime | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state.update(paused_at=None, policy=None, due_at=None, original_due_at=None)
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["step_due_at"] = None
 
         def update(self, dossier: Dossier) -> None:
             if self.paused_at is not None:
@@ -294,19 +397,31 @@ class Dossier(Aggregate):
                 dossier.due_at = self.due_at
                 dossier.original_due_at = self.original_due_at
 
-    class Withdrawn(Event):
+        def step_change(self, current: StepRun | None) -> StepChange:
+            if current is None or self.paused_at is None:
+                return StepChange(None, current)
+            return StepChange(None, current.resumed(self.occurred_at, self.step_due_at))
+
+    class Finishing(Event):
+        """An event that finishes the dossier, and the step in progress with it."""
+
+        def step_change(self, current: StepRun | None) -> StepChange:
+            ended = None if current is None else current.finished(self.occurred_at)
+            return StepChange(ended, None)
+
+    class Withdrawn(Finishing):
         reason: str | None
 
         def update(self, dossier: Dossier) -> None:
             dossier.finished_at = self.occurred_at
 
-    class ProcessingStopped(Event):
+    class ProcessingStopped(Finishing):
         reason: str
 
         def update(self, dossier: Dossier) -> None:
             dossier.finished_at = self.occurred_at
 
-    class Resolved(Event):
+    class Resolved(Finishing):
         outcome: Outcome
         electronic_result: bool
         result_ref: str | None
@@ -388,6 +503,8 @@ class Dossier(Aggregate):
         self.rating: Rating | None = None
         self.last_occurred_at: datetime | None = None
         self.applied: dict[str, Applied] = {}
+        self.step_plan: tuple[PlannedStep, ...] = ()
+        self.steps: tuple[StepRun, ...] = ()
 
     @property
     def agency(self) -> str:
@@ -399,6 +516,21 @@ class Dossier(Aggregate):
 
     def timeliness(self, now: datetime, calendar: WorkCalendar) -> Timeliness | None:
         return classify(self, now, calendar)
+
+    @property
+    def current_step(self) -> StepRun | None:
+        """The step in progress (None: none, or the dossier is finished)."""
+        if self.steps and self.steps[-1].finished_at is None:
+            return self.steps[-1]
+        return None
+
+    def follow_steps(self, event: Dossier.Event) -> None:
+        current = self.current_step
+        ended, after = event.step_change(current)
+        if ended is None and after is current:
+            return
+        earlier = self.steps[:-1] if current is not None else self.steps
+        self.steps = (*earlier, *(run for run in (ended, after) if run is not None))
 
     # Checks every event passes, in this order, before its own rules.
 
@@ -441,6 +573,18 @@ class Dossier(Aggregate):
             None if limit is None else in_utc(rules.calendar.due_at(envelope.occurred_at, limit))
         )
         cutoff = None if limit is None else limit.same_day_cutoff
+        plan = procedure.steps
+        first = None
+        if plan:
+            first = start_step(
+                plan,
+                (),
+                step=plan[0].step,
+                unit=plan[0].unit,
+                at=envelope.occurred_at,
+                agency=self.agency,
+                calendar=rules.calendar,
+            )
         self._trigger(
             self.Received,
             envelope,
@@ -456,6 +600,8 @@ class Dossier(Aggregate):
             lookup_secret_digest=data.lookup_secret_digest,
             applicant_ref=data.applicant_ref,
             due_at=due_at,
+            steps=plan,
+            step_due_at=None if first is None else first.due_at,
         )
 
     def refuse_receipt(self, envelope: Envelope, data: ReceiptRefusedData) -> None:
@@ -464,7 +610,20 @@ class Dossier(Aggregate):
             self.ReceiptRefused, envelope, dossier_code=str(self.code), reason=data.reason
         )
 
-    def transfer(self, envelope: Envelope, data: TransferredData) -> None:
+    def transfer(self, envelope: Envelope, data: TransferredData, rules: Rules) -> None:
+        """A handover (a line of the control slip); naming a `step` begins it in `to_unit`, timed
+        by the internal procedure received with the dossier (domain.steps.start_step)."""
+        run = None
+        if data.step is not None:
+            run = start_step(
+                self.step_plan,
+                self.steps,
+                step=data.step,
+                unit=data.to_unit,
+                at=envelope.occurred_at,
+                agency=self.agency,
+                calendar=rules.calendar,
+            )
         self._trigger(
             self.Transferred,
             envelope,
@@ -472,6 +631,12 @@ class Dossier(Aggregate):
             to_unit=data.to_unit,
             step=data.step,
             note=data.note,
+            step_name=None if run is None else run.name,
+            step_agency=None if run is None else run.agency,
+            step_allowed=None if run is None else run.allowed,
+            step_due_at=None if run is None else run.initial_due_at,
+            step_flags=() if run is None else run.flags,
+            steps_skipped=() if run is None else run.skipped,
         )
 
     def request_supplement(self, envelope: Envelope, data: SupplementRequestedData) -> None:
@@ -502,6 +667,7 @@ class Dossier(Aggregate):
             policy=rules.supplement_policy,
             due_at=due_at,
             original_due_at=original,
+            step_due_at=resumed_due(self.current_step, envelope.occurred_at, rules.calendar),
         )
 
     def request_fee(self, envelope: Envelope, data: FeeRequestedData) -> None:
@@ -520,6 +686,9 @@ class Dossier(Aggregate):
         clock = self._clock()
         paused = clock.paused_at is not None
         due_at, original = clock.resumed(envelope.occurred_at, rules) if paused else (None, None)
+        step_due_at = (
+            resumed_due(self.current_step, envelope.occurred_at, rules.calendar) if paused else None
+        )
         self._trigger(
             self.FeePaid,
             envelope,
@@ -528,6 +697,7 @@ class Dossier(Aggregate):
             policy=rules.supplement_policy if paused else None,
             due_at=due_at,
             original_due_at=original,
+            step_due_at=step_due_at,
         )
 
     def withdraw(self, envelope: Envelope, data: WithdrawnData) -> None:
@@ -716,7 +886,7 @@ def _dispatch(  # noqa: PLR0912 (one case per event type reads best as one match
         case ReceiptRefusedData() as data:
             dossier.refuse_receipt(envelope, data)
         case TransferredData() as data:
-            dossier.transfer(envelope, data)
+            dossier.transfer(envelope, data, rules)
         case SupplementRequestedData() as data:
             dossier.request_supplement(envelope, data)
         case SupplementProvidedData():

@@ -13,10 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date, time, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final
+
+from domain.agency import AgencyCode, InvalidAgencyCode
 
 PROCEDURE_CODE_PATTERN: Final = re.compile(r"[0-9]\.[0-9]{6}")
 """A code of the National Database of Administrative Procedures: a digit, a dot, six digits."""
@@ -35,7 +37,10 @@ for dossiers received before that day."""
 MAX_PROCESSING_DAYS = 365
 """No procedure takes longer than a year; a larger number is a data-entry error."""
 
-MAX_PROCESSING_HOURS: Final = 8 * MAX_PROCESSING_DAYS
+HOURS_PER_WORKING_DAY: Final = 8
+"""The legal working day (8 hours): a procedure's steps are checked against its time in these."""
+
+MAX_PROCESSING_HOURS: Final = HOURS_PER_WORKING_DAY * MAX_PROCESSING_DAYS
 
 
 class TimeUnit(StrEnum):
@@ -58,6 +63,31 @@ class ProcessingTime:
     unit: TimeUnit
     same_day_cutoff: time | None = None
 
+    def working_hours(self) -> int:
+        """The most working hours the time gives: what a procedure's steps may add up to.
+
+        Working hours as they are; a working day is 8 hours, and so is a calendar day (its
+        period holds at most that much working time); with a same-day cutoff the time runs to
+        the close of the `amount`-th working day after the day of receipt, `amount` + 1 days.
+        """
+        if self.unit is TimeUnit.WORKING_HOURS:
+            return self.amount
+        days = self.amount + 1 if self.same_day_cutoff is not None else self.amount
+        return HOURS_PER_WORKING_DAY * days
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """A step of a procedure's internal procedure (quy trình nội bộ): its id (`tham-dinh`), its
+    name, the unit that does it, the agency (an interconnected, liên thông, procedure's other
+    agency; None: the receiving agency) and its share of the processing time in working time."""
+
+    step: str
+    name: str
+    unit: str
+    agency: str | None
+    working_time: timedelta
+
 
 @dataclass(frozen=True)
 class Procedure:
@@ -66,6 +96,7 @@ class Procedure:
     `fee_pauses_clock`: waiting for the applicant's fees (status 6) stops the clock, as the law
     of some procedures says (land procedures: the time for financial obligations is not counted).
     `result_document`: the result is a document (giấy tờ), so it counts in indicator 4.1.
+    `steps`: the internal procedure, in order (none: the province approved none).
     """
 
     code: str
@@ -74,6 +105,7 @@ class Procedure:
     level: str
     fee_pauses_clock: bool = False
     result_document: bool = False
+    steps: tuple[PlannedStep, ...] = ()
 
     def level_allows_receipt_on(self, day: date) -> bool:
         """District-level procedures exist only for dossiers received before 1 July 2025."""
@@ -103,8 +135,10 @@ class ProcedureCatalogue(Mapping[str, Procedure]):
 
         A record: `{"code": "1.001757", "name": "…", "processing_time": 5,
         "unit": "working_days", "level": "province"}`, and optionally `same_day_cutoff`
-        ("15:00"), `fee_pauses_clock` and `result_document` (booleans). `processing_time` null:
-        no appointment date (then `unit` may be left out).
+        ("15:00"), `fee_pauses_clock` and `result_document` (booleans) and `steps` (the internal
+        procedure: `[{"step", "name", "unit", "agency"?, "working_hours"}]`, whose hours add up
+        to at most the processing time). `processing_time` null: no appointment date (then
+        `unit` may be left out).
         """
         if isinstance(records, str | bytes) or not isinstance(records, Sequence):
             raise CatalogueError("the catalogue must be a list of procedure records")
@@ -136,7 +170,7 @@ class ProcedureCatalogue(Mapping[str, Procedure]):
 
 
 _REQUIRED: Final = ("code", "name", "processing_time", "level")
-_OPTIONAL: Final = ("unit", "same_day_cutoff", "fee_pauses_clock", "result_document")
+_OPTIONAL: Final = ("unit", "same_day_cutoff", "fee_pauses_clock", "result_document", "steps")
 _FIELDS: Final = (*_REQUIRED, *_OPTIONAL)
 _UNITS: Final = frozenset(str(unit) for unit in TimeUnit)
 _CUTOFF_PATTERN: Final = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
@@ -175,7 +209,76 @@ def _procedure(index: int, record: Mapping[str, Any]) -> Procedure:
         if not isinstance(value, bool):
             raise refuse(f"field {flag!r} must be true or false: {value!r}")
         flags[flag] = value
-    return Procedure(code, name.strip(), processing_time, level, **flags)
+    try:
+        steps = _steps(record.get("steps", []), processing_time)
+    except CatalogueError as error:
+        raise refuse(str(error)) from None
+    return Procedure(code, name.strip(), processing_time, level, **flags, steps=steps)
+
+
+_STEP_REQUIRED: Final = ("step", "name", "unit", "working_hours")
+_STEP_FIELDS: Final = (*_STEP_REQUIRED, "agency")
+MAX_STEP_TEXT: Final = 200
+"""A step's id, name and unit are at most this long (the wire's `step` and `to_unit` too)."""
+
+
+def _steps(records: object, limit: ProcessingTime | None) -> tuple[PlannedStep, ...]:
+    """The internal procedure: steps with unique ids, whose working hours add up to at most the
+    procedure's time (any amount when the procedure sets none)."""
+    if isinstance(records, str | bytes) or not isinstance(records, Sequence):
+        raise CatalogueError("field 'steps' must be a list of step records")
+    steps: list[PlannedStep] = []
+    for index, record in enumerate(records):
+        try:
+            steps.append(_step(record))
+        except CatalogueError as error:
+            raise CatalogueError(f"steps[{index}]: {error}") from None
+        if any(earlier.step == steps[-1].step for earlier in steps[:-1]):
+            raise CatalogueError(f"steps[{index}]: step {steps[-1].step!r} appears twice")
+    total = sum((step.working_time for step in steps), timedelta())
+    if limit is not None and total > timedelta(hours=limit.working_hours()):
+        hours = total / timedelta(hours=1)
+        raise CatalogueError(
+            f"the steps take {hours:g} working hours, more than the processing time "
+            f"({limit.amount} {limit.unit}, {limit.working_hours()} working hours)"
+        )
+    return tuple(steps)
+
+
+def _step(record: object) -> PlannedStep:
+    if not isinstance(record, Mapping):
+        raise CatalogueError("must be an object with the fields " + ", ".join(_STEP_REQUIRED))
+    for field in _STEP_REQUIRED:
+        if field not in record:
+            raise CatalogueError(f"field {field!r} is missing")
+    unknown = sorted(str(key) for key in record if key not in _STEP_FIELDS)
+    if unknown:
+        raise CatalogueError(f"field {unknown[0]!r} is not a field of a step record")
+    texts = {}
+    for field in ("step", "name", "unit"):
+        value = record[field]
+        if not isinstance(value, str) or not value.strip() or len(value) > MAX_STEP_TEXT:
+            raise CatalogueError(
+                f"field {field!r} must be a non-empty string of at most {MAX_STEP_TEXT} "
+                f"characters: {value!r}"
+            )
+        texts[field] = value.strip()
+    agency = record.get("agency")
+    if agency is not None:
+        try:
+            AgencyCode.parse(agency if isinstance(agency, str) else repr(agency))
+        except InvalidAgencyCode as error:
+            raise CatalogueError(f"field 'agency' must be an agency code: {error}") from None
+    hours = record["working_hours"]
+    if isinstance(hours, bool) or not isinstance(hours, int | float) or not hours > 0:
+        raise CatalogueError(f"field 'working_hours' must be a number above 0: {hours!r}")
+    working_time = timedelta(hours=hours)
+    if working_time % timedelta(minutes=1) or hours > MAX_PROCESSING_HOURS:
+        raise CatalogueError(
+            f"field 'working_hours' must be whole minutes, at most {MAX_PROCESSING_HOURS} hours: "
+            f"{hours!r}"
+        )
+    return PlannedStep(texts["step"], texts["name"], texts["unit"], agency, working_time)
 
 
 def _processing_time(record: Mapping[str, Any]) -> ProcessingTime | None:

@@ -9,8 +9,9 @@ DOSSIER_STATUS: Final = "dossier_status"
 PUBLIC_LOOKUP: Final = "public_lookup"
 TIMELINESS: Final = "timeliness"
 AUDIT_LOG: Final = "audit_log"
+STEPS: Final = "steps"
 
-ALL: Final = (DOSSIER_STATUS, PUBLIC_LOOKUP, TIMELINESS, AUDIT_LOG)
+ALL: Final = (DOSSIER_STATUS, PUBLIC_LOOKUP, TIMELINESS, AUDIT_LOG, STEPS)
 
 DEFAULT_PAGE_SIZE: Final = 2000
 """Events a projector applies per transaction."""

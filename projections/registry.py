@@ -26,10 +26,12 @@ from projections.names import (
     DEFAULT_PAGE_SIZE,
     DOSSIER_STATUS,
     PUBLIC_LOOKUP,
+    STEPS,
     TIMELINESS,
 )
 from projections.public_lookup import PublicLookupProjection, PublicLookupView
 from projections.runner import ProjectionRunner
+from projections.steps import StepsProjection, StepsView
 from projections.timeliness import TimelinessProjection, TimelinessView
 from projections.view import PagedProjection, PagedView
 
@@ -49,6 +51,7 @@ READ_MODELS: Mapping[str, ReadModel] = {
     PUBLIC_LOOKUP: ReadModel(PUBLIC_LOOKUP, PublicLookupView, PublicLookupProjection),
     TIMELINESS: ReadModel(TIMELINESS, TimelinessView, TimelinessProjection),
     AUDIT_LOG: ReadModel(AUDIT_LOG, AuditLogView, AuditLogProjection),
+    STEPS: ReadModel(STEPS, StepsView, StepsProjection),
 }
 assert tuple(READ_MODELS) == ALL
 
@@ -73,6 +76,7 @@ class ReadModels:
     public_lookup: PublicLookupView
     timeliness: TimelinessView
     audit_log: AuditLogView
+    steps: StepsView
 
     def by_name(self) -> dict[str, PagedView]:
         return {
@@ -80,6 +84,7 @@ class ReadModels:
             PUBLIC_LOOKUP: self.public_lookup,
             TIMELINESS: self.timeliness,
             AUDIT_LOG: self.audit_log,
+            STEPS: self.steps,
         }
 
     def close(self) -> None:
@@ -94,6 +99,7 @@ def open_read_models(database: Database, *, pool_size: int = 4) -> ReadModels:
         public_lookup=views[PUBLIC_LOOKUP],  # type: ignore[arg-type]
         timeliness=views[TIMELINESS],  # type: ignore[arg-type]
         audit_log=views[AUDIT_LOG],  # type: ignore[arg-type]
+        steps=views[STEPS],  # type: ignore[arg-type]
     )
 
 

@@ -2,8 +2,10 @@
 
 Every figure is `projections.report.timeliness_report`, the function behind
 `/v1/reports/timeliness`, asked for the whole period (an agency or all), for each agency, each
-month and each procedure; the supplementation rate is `DossierStatusView.supplemented`. The
-tables are built once (`dashboard_tables`) and shown as HTML with inline SVG charts or as CSV.
+month and each procedure; the supplementation rate is `DossierStatusView.supplemented`; the
+units ranked by late steps are `projections.step_report.steps_report`, the function behind
+`/v1/reports/steps`. The tables are built once (`dashboard_tables`) and shown as HTML with
+inline SVG charts or as CSV.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from application.runtime import Runtime
 from domain.calendar import LOCAL_TZ
 from projections.registry import ReadModels
 from projections.report import TimelinessReport, timeliness_report
+from projections.step_report import StepsReport, steps_report
 
 REPORTS_AT_ONCE: Final = 3  # below the read models' pool of 4 connections
-TABLES: Final = ("indicators", "agencies", "months", "procedures")
+TABLES: Final = ("indicators", "agencies", "months", "procedures", "step_units")
+HOURS: Final = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class Dashboard:
     agencies: list[tuple[str, TimelinessReport]]
     months: list[tuple[date, TimelinessReport]]
     procedures: list[dict[str, Any]]
+    steps: StepsReport
 
     def tables(self) -> dict[str, Table]:
         ratios = (
@@ -158,7 +163,24 @@ class Dashboard:
                 for p in self.procedures
             ],
         )
-        return {table.name: table for table in (indicators, agencies, months, procedures)}
+        step_units = Table(
+            "step_units",
+            [
+                "rank", "agency", "unit", "late", "finished_late", "open_overdue",
+                "overrun_hours", "hours_used", "hours_allowed", "finished",
+            ],
+            [
+                [
+                    rank, unit.agency, unit.unit, unit.late, unit.counts.finished_late,
+                    unit.open_overdue, unit.counts.overrun / HOURS,
+                    unit.counts.working_time_used / HOURS,
+                    unit.counts.working_time_allowed / HOURS, unit.counts.finished,
+                ]
+                for rank, unit in enumerate(self.steps.units, start=1)
+            ],
+        )  # fmt: skip
+        tables = (indicators, agencies, months, procedures, step_units)
+        return {table.name: table for table in tables}
 
 
 def build_dashboard(runtime: Runtime, read_models: ReadModels, period: Period) -> Dashboard:
@@ -232,7 +254,17 @@ def build_dashboard(runtime: Runtime, read_models: ReadModels, period: Period) -
                 else None,
             }
         )
-    return Dashboard(period, whole, agencies, months, procedures)
+    steps = steps_report(
+        read_models.steps,
+        read_models.dossier_status,
+        agency=period.agency,
+        first_day=first_day,
+        last_day=last_day,
+        now=now,
+        calendar=calendar,
+        limit=1,
+    )
+    return Dashboard(period, whole, agencies, months, procedures, steps)
 
 
 async def _dashboard(

@@ -243,3 +243,61 @@ def test_the_dashboards_figures_are_the_report_apis(page: Page, ledger: Ledger) 
     shoot(page, "dashboard")
     page.locator("#overdue-count").click()
     expect(page).to_have_url(f"{ledger.base}/inspect?timeliness=overdue")
+
+
+def sample_late_at_a_step(ledger: Ledger) -> tuple[str, list[dict]]:
+    """A demo sample with a step finished late, and its steps as the API answers them."""
+    for code, _secret in ledger.samples:
+        _status, body = _get(f"{ledger.base}/v1/dossiers/{code}", ledger.inspector_key)
+        steps = msgspec.json.decode(body)["steps"]
+        if any(step["timeliness"] == "late" for step in steps):
+            return code, steps
+    raise AssertionError("the demo has a sample late at a step")
+
+
+def test_the_timeline_shows_each_step_as_the_api_does(page: Page, ledger: Ledger) -> None:
+    code, steps = sample_late_at_a_step(ledger)
+    sign_in(page, ledger)
+    page.goto(f"/inspect/dossiers/{code}")
+    rows = page.locator("#steps tbody tr")
+    expect(rows).to_have_count(len(steps))
+    for index, step in enumerate(steps):
+        row = rows.nth(index)
+        expect(row).to_have_attribute("data-step", step["step"])
+        expect(row).to_have_attribute("data-timeliness", step["timeliness"] or "")
+        expect(row.locator("td").nth(2)).to_have_text(step["unit"])
+        expect(row.locator("td").nth(7)).to_have_text(VI_WORDS[step["timeliness"]])
+        if step["timeliness"] == "late":
+            expect(row).to_have_class("step-late")
+            expect(row.locator(".over-by")).to_be_visible()
+    expect(page.locator("#steps-h")).to_have_text("Các bước của quy trình nội bộ")
+    shoot(page, "timeline-steps")
+    # The state after the first event: only the first step, begun at receipt, in progress.
+    page.locator("#timeline tbody tr").first.get_by_role("link").click()
+    expect(page.locator("#state")).to_have_attribute("data-version", "1")
+    expect(page.locator("#steps tbody tr")).to_have_count(1)
+    expect(page.locator("#steps tbody tr").first).to_have_attribute("data-step", steps[0]["step"])
+
+
+def test_the_dashboard_ranks_units_by_late_steps_as_the_steps_report_does(
+    page: Page, ledger: Ledger
+) -> None:
+    sign_in(page, ledger)
+    last = date.today()
+    first = date(last.year - 1, 1, 1)
+    page.goto(f"/dashboard?from={first}&to={last}")
+    status, body = _get(
+        f"{ledger.base}/v1/reports/steps?from={first}&to={last}", ledger.inspector_key
+    )
+    assert status == 200
+    units = msgspec.json.decode(body)["units"][:20]
+    assert units and units[0]["late"] > 0
+    rows = page.locator("#table-step-units tbody tr")
+    expect(rows).to_have_count(len(units))
+    for index, unit in enumerate(units):
+        row = rows.nth(index)
+        expect(row).to_have_attribute("data-agency", unit["agency"])
+        expect(row).to_have_attribute("data-unit", unit["unit"])
+        expect(row.locator("td").nth(1)).to_have_text(str(unit["late"]))
+    expect(page.get_by_role("heading", name="Đơn vị theo số bước trễ hạn")).to_be_visible()
+    shoot(page, "dashboard-steps")

@@ -52,7 +52,7 @@ from domain.dossier import Dossier, record
 from domain.status import TRANSITIONS, EventType, Status
 from domain.timeliness import FINISHED_STATUSES, Timeliness, classify
 from projections.dossier_status import DossierFilter
-from projections.names import ALL, AUDIT_LOG, DOSSIER_STATUS, PUBLIC_LOOKUP, TIMELINESS
+from projections.names import ALL, AUDIT_LOG, DOSSIER_STATUS, PUBLIC_LOOKUP, STEPS, TIMELINESS
 from projections.rebuild import rebuild
 from projections.registry import (
     READ_MODELS,
@@ -448,6 +448,11 @@ READ_MODEL_TABLES = {
         ("audit_log_leaves", "leaf_index"),
         ("audit_log_subtrees", "level, index"),
         ("audit_log_tracking", "application_name"),
+    ],
+    STEPS: [
+        ("steps_runs", "id, number"),
+        ("steps_counters", "agency, unit, step, day"),
+        ("steps_tracking", "application_name"),
     ],
 }
 

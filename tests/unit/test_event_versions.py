@@ -23,10 +23,13 @@ ENVELOPE = {
 }  # fmt: skip
 
 
+ONE_DOSSIER = uuid4()
+
+
 def stored(event_class: type[Any], version: int, fields: dict[str, Any]) -> StoredEvent:
     """An event as version 1 of the class stored it: no class_version, none of the new fields."""
     return StoredEvent(
-        originator_id=uuid4(),
+        originator_id=ONE_DOSSIER,
         originator_version=version,
         topic=f"{event_class.__module__}:{event_class.__qualname__}",
         state=msgspec.json.encode(ENVELOPE | fields),
@@ -65,3 +68,46 @@ def test_new_events_round_trip_with_their_class_version() -> None:
     again = MAPPER.to_domain_event(MAPPER.to_stored_event(event))
     assert vars(again) == vars(event)
     assert b'"class_version":2' in MAPPER.to_stored_event(event).state
+
+
+def test_events_stored_before_internal_procedures_load_and_begin_no_step() -> None:
+    """A receipt of version 2 has no internal procedure; a handover of version 1 named a step as
+    a label (no step is timed from it); a supplement and a payment of before resume none."""
+    received = MAPPER.to_domain_event(
+        stored(
+            Dossier.Received,
+            1,
+            {
+                "class_version": 2, "dossier_code": "000.00.31.H56-250303-0001",
+                "procedure_code": "1.001757", "procedure_name": "x",
+                "processing_time_amount": 5, "processing_time_unit": "working_days",
+                "same_day_cutoff": None, "fee_pauses_clock": False, "result_document": True,
+                "channel": "in_person", "lookup_secret_digest": "d", "applicant_ref": None,
+                "due_at": "2025-03-10T02:00:00+00:00",
+            },
+        )
+    )  # fmt: skip
+    transferred = MAPPER.to_domain_event(
+        stored(
+            Dossier.Transferred,
+            2,
+            {"from_unit": "mot-cua", "to_unit": "phong", "step": "thẩm định", "note": None},
+        )
+    )
+    provided = MAPPER.to_domain_event(
+        stored(
+            Dossier.SupplementProvided,
+            3,
+            {"paused_at": AT.isoformat(), "policy": "restart", "due_at": None,
+             "original_due_at": None},
+        )
+    )  # fmt: skip
+    paid = MAPPER.to_domain_event(
+        stored(Dossier.FeePaid, 4, {"class_version": 2, "amount_vnd": 1, "paused_at": None,
+                                    "policy": None, "due_at": None, "original_due_at": None})
+    )  # fmt: skip
+    assert received.steps == () and received.step_due_at is None  # type: ignore[attr-defined]
+    assert transferred.step_agency is None and transferred.step_flags == ()  # type: ignore[attr-defined]
+    assert provided.step_due_at is None and paid.step_due_at is None  # type: ignore[attr-defined]
+    dossier = transferred.mutate(received.mutate(None))  # type: ignore[attr-defined]
+    assert dossier.steps == () and dossier.current_step is None

@@ -1,0 +1,413 @@
+"""The `steps` read model: every step of every dossier (domain.steps), and counters per agency,
+unit, step and local day of the steps finished.
+
+`steps_runs` holds one row per step as it happened (a dossier's `number`-th): who did it (the
+step's agency and the unit that took it), when it began and finished (NULL while in progress),
+its due instant now, and once finished its class (early, on time, late; NULL for a step not in
+the internal procedure), the working time it used, the time it was allowed and the overrun (used
+beyond allowed). `run` keeps the whole step (its pauses too), so that a report can tell how a
+step stood at any instant (`StepRun.as_of`).
+
+`steps_counters` adds up, per (agency, unit, step, day), the steps finished on that local day:
+`finished_early`, `finished_on_time`, `finished_late` and `finished_unplanned` (not in the
+internal procedure), the steps flagged `repeated`, `out_of_order`, `skipped`, and the working
+time `working_time_used`, `working_time_allowed` and `overrun` of the planned ones, and
+`unplanned_working_time` of the others. `name` is the step's name in the latest one counted.
+
+A page of events is followed with the domain's own rule, each event's `step_change`: the open
+steps the page acts on are loaded once, advanced event by event, and written back in one upsert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import date, datetime, timedelta
+from typing import Any, Final, NamedTuple
+from uuid import UUID
+
+import msgspec
+from eventsourcing.postgres import PostgresDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composable, Composed, Identifier
+
+from domain.calendar import WorkCalendar
+from domain.dossier import Dossier
+from domain.steps import StepFlag, StepRun
+from domain.timeliness import Timeliness
+from projections.dossier_rows import DossierCache
+from projections.names import STEPS
+from projections.view import PagedProjection, PagedView
+
+_ZERO: Final = timedelta()
+_ENCODER: Final = msgspec.json.Encoder()
+_DECODER: Final = msgspec.json.Decoder(StepRun)
+
+RUN_COLUMNS: Final = {
+    "id": "uuid", "number": "integer", "agency": "text", "unit": "text", "step": "text",
+    "started_at": "timestamptz", "finished_at": "timestamptz", "due_at": "timestamptz",
+    "timeliness": "text", "working_time_used": "interval", "allowed": "interval",
+    "overrun": "interval", "run": "text",
+}  # fmt: skip
+_NOT_NULL: Final = frozenset({"id", "number", "agency", "unit", "step", "started_at", "run"})
+
+HELD_DURING: Final = "tstzrange(started_at, finished_at, '[)')"
+"""The instants a step was in progress: from its start, up to but not including its finish."""
+
+
+def _acts_on_a_step(event_class: type[Dossier.Event]) -> bool:
+    """Whether events of the class change a step in progress (Received begins the first)."""
+    overrides = event_class.step_change is not Dossier.Event.step_change
+    return overrides and not issubclass(event_class, Dossier.Opening)
+
+
+@dataclass
+class StepCounts:
+    """The counters of one agency, unit and step over some days (see the module docstring)."""
+
+    finished_early: int = 0
+    finished_on_time: int = 0
+    finished_late: int = 0
+    finished_unplanned: int = 0
+    repeated: int = 0
+    out_of_order: int = 0
+    skipped: int = 0
+    working_time_used: timedelta = _ZERO
+    working_time_allowed: timedelta = _ZERO
+    overrun: timedelta = _ZERO
+    unplanned_working_time: timedelta = _ZERO
+
+    def count(self, run: StepRun, calendar: WorkCalendar) -> None:
+        """Add a finished step."""
+        used = run.working_time_used(calendar)
+        timeliness = run.timeliness(run.finished_at or run.started_at, calendar)
+        if timeliness is Timeliness.EARLY:
+            self.finished_early += 1
+        elif timeliness is Timeliness.ON_TIME:
+            self.finished_on_time += 1
+        elif timeliness is Timeliness.LATE:
+            self.finished_late += 1
+        if run.allowed is None:
+            self.finished_unplanned += 1
+            self.unplanned_working_time += used
+        else:
+            self.working_time_used += used
+            self.working_time_allowed += run.allowed
+            self.overrun += max(used - run.allowed, _ZERO)
+        self.repeated += StepFlag.REPEATED in run.flags
+        self.out_of_order += StepFlag.OUT_OF_ORDER in run.flags
+        self.skipped += StepFlag.SKIPPED in run.flags
+
+    def add(self, other: StepCounts) -> None:
+        for name in COUNTER_NAMES:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def finished(self) -> int:
+        return self.finished_early + self.finished_on_time + self.finished_late
+
+
+COUNTER_NAMES: Final = tuple(field.name for field in fields(StepCounts))
+INTERVAL_COUNTERS: Final = frozenset(
+    {"working_time_used", "working_time_allowed", "overrun", "unplanned_working_time"}
+)
+
+
+class StepKey(NamedTuple):
+    agency: str
+    unit: str
+    step: str
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A dossier's step as the read model holds it."""
+
+    dossier_id: UUID
+    run: StepRun
+    working_time_used: timedelta | None
+    overrun: timedelta | None
+
+
+class StepsView(PagedView):
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        *,
+        tracking_table_name: str = "notification_tracking",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(datastore, tracking_table_name=tracking_table_name, **kwargs)
+        self.runs_table = self.qualified(f"{self.base_name}_runs")
+        self.counters_table = self.qualified(f"{self.base_name}_counters")
+        self.sql_create_statements += [
+            self._create_runs(),
+            SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist ({})").format(
+                Identifier(f"{self.base_name}_runs_held_during"),
+                self.runs_table,
+                SQL(HELD_DURING),
+            ),
+            self._create_counters(),
+            SQL("CREATE INDEX IF NOT EXISTS {} ON {} (day)").format(
+                Identifier(f"{self.base_name}_counters_by_day"), self.counters_table
+            ),
+        ]
+        self._select_open = SQL(
+            "SELECT id, run FROM {} WHERE id = ANY(%s) AND finished_at IS NULL"
+        ).format(self.runs_table)
+        self._upsert_runs = self._upsert_runs_statement()
+        self._add_counts = self._add_counts_statement()
+        self.cache: DossierCache[StepRun | None] = DossierCache()
+        self._acting: dict[type[Any], bool] = {}
+
+    @property
+    def read_model_tables(self) -> tuple[str, ...]:
+        return (f"{self.base_name}_runs", f"{self.base_name}_counters")
+
+    def _create_runs(self) -> Composed:
+        definitions = SQL(", ").join(
+            SQL("{} {}{}").format(
+                Identifier(name), SQL(kind), SQL(" NOT NULL" if name in _NOT_NULL else "")
+            )
+            for name, kind in RUN_COLUMNS.items()
+        )
+        return SQL("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY (id, number))").format(
+            self.runs_table, definitions
+        )
+
+    def _create_counters(self) -> Composed:
+        counters = SQL(", ").join(
+            SQL("{} {} NOT NULL").format(
+                Identifier(name), SQL("interval" if name in INTERVAL_COUNTERS else "integer")
+            )
+            for name in COUNTER_NAMES
+        )
+        return SQL(
+            "CREATE TABLE IF NOT EXISTS {} (agency text NOT NULL, unit text NOT NULL,"
+            " step text NOT NULL, day date NOT NULL, name text, {},"
+            " PRIMARY KEY (agency, unit, step, day))"
+        ).format(self.counters_table, counters)
+
+    def _upsert_runs_statement(self) -> Composed:
+        names = SQL(", ").join(Identifier(name) for name in RUN_COLUMNS)
+        arrays = SQL(", ").join(SQL("%b::{}[]").format(SQL(kind)) for kind in RUN_COLUMNS.values())
+        updates = SQL(", ").join(
+            SQL("{0} = EXCLUDED.{0}").format(Identifier(name))
+            for name in RUN_COLUMNS
+            if name not in {"id", "number"}
+        )
+        return SQL(
+            "INSERT INTO {} ({}) SELECT * FROM unnest({}) ON CONFLICT (id, number) DO UPDATE SET {}"
+        ).format(self.runs_table, names, arrays, updates)
+
+    def _add_counts_statement(self) -> Composed:
+        names = SQL(", ").join(Identifier(name) for name in COUNTER_NAMES)
+        arrays = SQL(", ").join(
+            SQL("%b::interval[]" if name in INTERVAL_COUNTERS else "%b::integer[]")
+            for name in COUNTER_NAMES
+        )
+        sums = SQL(", ").join(
+            SQL("{0} = {1}.{0} + EXCLUDED.{0}").format(Identifier(name), self.counters_table)
+            for name in COUNTER_NAMES
+        )
+        return SQL(
+            "INSERT INTO {table} (agency, unit, step, day, name, {names})"
+            " SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::date[], %b::text[],"
+            " {arrays}) ON CONFLICT (agency, unit, step, day) DO UPDATE SET"
+            " name = coalesce(EXCLUDED.name, {table}.name), {sums}"
+        ).format(table=self.counters_table, names=names, arrays=arrays, sums=sums)
+
+    def page_begins(self, tracked: int) -> None:
+        self.cache.check(tracked)
+
+    def acts_on_a_step(self, event: Dossier.Event) -> bool:
+        kind = type(event)
+        acting = self._acting.get(kind)
+        if acting is None:
+            acting = self._acting[kind] = _acts_on_a_step(kind)
+        return acting
+
+    def write(
+        self, cursor: Cursor[DictRow], events: Sequence[Dossier.Event], calendar: WorkCalendar
+    ) -> None:
+        wanted = dict.fromkeys(e.originator_id for e in events if self.acts_on_a_step(e))
+        current, missing = self.cache.lookup(wanted)
+        if missing:
+            cursor.execute(self._select_open, (missing,), prepare=True)
+            current.update((row["id"], _DECODER.decode(row["run"])) for row in cursor.fetchall())
+        changed: dict[tuple[UUID, int], StepRun] = {}
+        touched: dict[UUID, StepRun | None] = {}
+        for event in events:
+            dossier_id = event.originator_id
+            run = current.get(dossier_id)
+            ended, after = event.step_change(run)
+            if ended is None and after is run:
+                continue
+            for step in (ended, after):
+                if step is not None:
+                    changed[dossier_id, step.number] = step
+            current[dossier_id] = touched[dossier_id] = after
+        if changed:
+            self._write_runs(cursor, changed, calendar)
+        self.cache.stage(touched)
+
+    def _write_runs(
+        self,
+        cursor: Cursor[DictRow],
+        changed: dict[tuple[UUID, int], StepRun],
+        calendar: WorkCalendar,
+    ) -> None:
+        columns: dict[str, list[Any]] = {name: [] for name in RUN_COLUMNS}
+        days: dict[tuple[StepKey, date], tuple[str | None, StepCounts]] = {}
+        for (dossier_id, number), run in changed.items():
+            finished = run.finished_at is not None
+            used = run.working_time_used(calendar) if finished else None
+            timeliness = run.timeliness(run.finished_at, calendar) if run.finished_at else None
+            values: dict[str, Any] = {
+                "id": dossier_id, "number": number, "agency": run.agency, "unit": run.unit,
+                "step": run.step, "started_at": run.started_at, "finished_at": run.finished_at,
+                "due_at": run.due_at, "timeliness": timeliness and timeliness.value,
+                "working_time_used": used,
+                "allowed": run.allowed,
+                "overrun": run.overrun(calendar) if finished else None,
+                "run": _ENCODER.encode(run).decode(),
+            }  # fmt: skip
+            for column, value in values.items():
+                columns[column].append(value)
+            if run.finished_at is not None:
+                key = (
+                    StepKey(run.agency, run.unit, run.step),
+                    calendar.local_date(run.finished_at),
+                )
+                named, counts = days.get(key) or (None, StepCounts())
+                counts.count(run, calendar)
+                days[key] = (run.name or named, counts)
+        cursor.execute(self._upsert_runs, list(columns.values()))
+        if days:
+            keys = list(days)
+            cursor.execute(
+                self._add_counts,
+                [
+                    [key.agency for key, _day in keys],
+                    [key.unit for key, _day in keys],
+                    [key.step for key, _day in keys],
+                    [day for _key, day in keys],
+                    [days[key][0] for key in keys],
+                    *([getattr(days[key][1], name) for key in keys] for name in COUNTER_NAMES),
+                ],
+            )
+
+    def saved(self, position: int) -> None:
+        self.cache.commit(position)
+
+    def discard_unsaved(self) -> None:
+        self.cache.discard()
+
+    # Queries.
+
+    def counts_by_step(
+        self, *, agency: str | None, first_day: date, last_day: date
+    ) -> dict[StepKey, tuple[str | None, StepCounts]]:
+        """The counters over the local days first_day..last_day (both included), per agency,
+        unit and step, with the step's name."""
+        sums = SQL(", ").join(
+            SQL("coalesce(sum({0}), {1}) AS {0}").format(
+                Identifier(name), SQL("interval '0'" if name in INTERVAL_COUNTERS else "0")
+            )
+            for name in COUNTER_NAMES
+        )
+        clauses: list[Composable] = [SQL("day BETWEEN %(first_day)s AND %(last_day)s")]
+        parameters: dict[str, Any] = {"first_day": first_day, "last_day": last_day}
+        if agency is not None:
+            clauses.append(SQL("agency = %(agency)s"))
+            parameters["agency"] = agency
+        statement = SQL(
+            "SELECT agency, unit, step, max(name) AS name, {} FROM {} WHERE {}"
+            " GROUP BY agency, unit, step"
+        ).format(sums, self.counters_table, SQL(" AND ").join(clauses))
+        with self.datastore.get_connection() as connection:
+            rows = connection.execute(statement, parameters).fetchall()
+        found = {}
+        for row in rows:
+            key = StepKey(row.pop("agency"), row.pop("unit"), row.pop("step"))
+            found[key] = (row.pop("name"), StepCounts(**row))
+        return found
+
+    def held_at(self, *, agency: str | None, instant: datetime) -> list[StepRun]:
+        """The steps in progress at `instant` (begun by then, not finished by then), each as it
+        stood then."""
+        clauses: list[Composable] = [SQL(HELD_DURING + " @> %(instant)s::timestamptz")]
+        parameters: dict[str, Any] = {"instant": instant}
+        if agency is not None:
+            clauses.append(SQL("agency = %(agency)s"))
+            parameters["agency"] = agency
+        statement = SQL("SELECT run FROM {} WHERE {}").format(
+            self.runs_table, SQL(" AND ").join(clauses)
+        )
+        with self.datastore.get_connection() as connection:
+            rows = connection.execute(statement, parameters).fetchall()
+        held = (_DECODER.decode(row["run"]).as_of(instant) for row in rows)
+        return [run for run in held if run is not None]
+
+    def late_dossiers(
+        self,
+        dossiers: Composed,
+        *,
+        agency: str | None,
+        finished_from: datetime,
+        finished_until: datetime,
+        limit: int,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """The dossiers finished late in [finished_from, finished_until] that have steps (one
+        in `agency`, when given), most overrun first: how many, and the first `limit` (1 or
+        more) of them (`id`, `code`, `agency`, `procedure_code`, `finished_at`, `overrun`).
+
+        `dossiers` is the dossier_status read model's table: its `settled_timeliness` is the
+        class of a finished dossier, the one the inspectors' lists show.
+        """
+        in_agency = SQL("")
+        parameters: dict[str, Any] = {
+            "finished_from": finished_from,
+            "finished_until": finished_until,
+            "limit": limit,
+        }
+        if agency is not None:
+            in_agency = SQL(" AND bool_or(run.agency = %(agency)s)")
+            parameters["agency"] = agency
+        statement = SQL(
+            "SELECT dossier.id, dossier.code, dossier.agency, dossier.procedure_code,"
+            " dossier.finished_at, coalesce(sum(run.overrun), interval '0') AS overrun,"
+            " count(*) OVER () AS total"
+            " FROM {dossiers} AS dossier JOIN {runs} AS run ON run.id = dossier.id"
+            " WHERE dossier.settled_timeliness = 'late'"
+            " AND dossier.finished_at >= %(finished_from)s"
+            " AND dossier.finished_at <= %(finished_until)s"
+            " GROUP BY dossier.id HAVING TRUE{in_agency}"
+            " ORDER BY overrun DESC, dossier.code LIMIT %(limit)s"
+        ).format(dossiers=dossiers, runs=self.runs_table, in_agency=in_agency)
+        with self.datastore.get_connection() as connection:
+            rows = connection.execute(statement, parameters).fetchall()
+        total = rows[0].pop("total") if rows else 0
+        for row in rows[1:]:
+            row.pop("total")
+        return total, rows
+
+    def runs_of(self, dossier_ids: Iterable[UUID]) -> list[StoredRun]:
+        """Every step of these dossiers, in order."""
+        statement = SQL(
+            "SELECT id, run, working_time_used, overrun FROM {} WHERE id = ANY(%s)"
+            " ORDER BY id, number"
+        ).format(self.runs_table)
+        with self.datastore.get_connection() as connection:
+            rows = connection.execute(statement, (list(dossier_ids),)).fetchall()
+        return [
+            StoredRun(
+                row["id"], _DECODER.decode(row["run"]), row["working_time_used"], row["overrun"]
+            )
+            for row in rows
+        ]
+
+
+class StepsProjection(PagedProjection[StepsView]):
+    name = STEPS
