@@ -20,16 +20,21 @@ _STATE_TYPES: dict[type[Any], type[msgspec.Struct]] = {}
 _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {}
 
 
+_CLASS_VERSION = "class_version"
+
+
 def _state_type(event_class: type[Any]) -> type[msgspec.Struct]:
-    """A msgspec Struct with the event class's fields (its identity fields aside)."""
+    """A msgspec Struct with the event class's fields (its identity fields aside), and the
+    class version it was stored at (1 when the stored state does not say)."""
     if (known := _STATE_TYPES.get(event_class)) is not None:
         return known
     hints = typing.get_type_hints(event_class)
-    fields = [
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = [
         (field.name, hints[field.name])
         for field in dataclasses.fields(event_class)
         if field.name not in _IDENTITY_FIELDS
     ]
+    fields.append((_CLASS_VERSION, int, 1))
     state_type = msgspec.defstruct(f"{event_class.__qualname__}State", fields, kw_only=True)
     _STATE_TYPES[event_class] = state_type
     return state_type
@@ -93,14 +98,24 @@ class MsgspecMapper(Mapper[UUID]):
 
     @staticmethod
     def _decode_state(event_class: type[Any], data: bytes) -> dict[str, Any]:
+        """Straight into the typed state when it was stored at the class's version; else read
+        as it was stored, upcast version by version, then typed."""
         class_version: int = getattr(event_class, "class_version", 1)
-        if class_version == 1:
-            decoded = _decoder(event_class).decode(data)
-            return msgspec.structs.asdict(decoded)
+        try:
+            decoded = msgspec.structs.asdict(_decoder(event_class).decode(data))
+        except msgspec.ValidationError:
+            if class_version == 1:
+                raise
+        else:
+            if decoded.pop(_CLASS_VERSION) == class_version:
+                return decoded
         raw: dict[str, Any] = msgspec.json.decode(data)
         from_version = raw.pop("class_version", 1)
         while from_version < class_version:
             getattr(event_class, f"upcast_v{from_version}_v{from_version + 1}")(raw)
             from_version += 1
-        converted = msgspec.convert(raw, _state_type(event_class), strict=False)
-        return msgspec.structs.asdict(converted)
+        converted = msgspec.structs.asdict(
+            msgspec.convert(raw, _state_type(event_class), strict=False)
+        )
+        del converted[_CLASS_VERSION]
+        return converted

@@ -138,8 +138,8 @@ class ServerClock:
     def __init__(self, url: str) -> None:
         with psycopg.connect(url) as connection:
             row = connection.execute("SELECT pg_backend_pid()").fetchone()
-        assert row is not None
-        self.postmaster = _stat(int(row[0]))[1]
+            assert row is not None
+            self.postmaster = _stat(int(row[0]))[1]  # while the backend lives
         self.tick = os.sysconf("SC_CLK_TCK")
 
     def seconds(self) -> float:

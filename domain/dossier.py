@@ -11,6 +11,7 @@ event: the opening events build the aggregate themselves when they are the first
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -233,13 +234,14 @@ class Dossier(Aggregate):
             dossier.lookup_secret_digest = self.lookup_secret_digest
             dossier.applicant_ref = self.applicant_ref
             dossier.due_at = dossier.original_due_at = self.due_at
-            dossier.step_plan = tuple(self.steps)
+            dossier.step_plan = shared_plan(self.steps)
 
         def step_change(self, current: StepRun | None) -> StepChange:
             if not self.steps:
                 return StepChange(None, current)
             first = self.steps[0]
-            agency = first.agency or DossierCode.parse(self.dossier_code).agency
+            # The code was read when the event was recorded: its agency is before the first "-".
+            agency = first.agency or self.dossier_code.partition("-")[0]
             started = StepRun(
                 1,
                 first.step,
@@ -815,6 +817,17 @@ class Clock(NamedTuple):
             return calendar.add_calendar_days(instant, days.days) if days.days else instant
         waited = calendar.working_time_between(self.paused_at, resumed_at)
         return calendar.add_working_time(instant, waited) if waited else instant
+
+
+_PLANS: dict[tuple[PlannedStep, ...], tuple[PlannedStep, ...]] = {}
+
+
+def shared_plan(steps: Sequence[PlannedStep]) -> tuple[PlannedStep, ...]:
+    """One tuple for equal internal procedures: the dossiers of a procedure (thousands in a
+    read model's cache) share it instead of each keeping the copy its event was decoded into.
+    Plans come from the operator's catalogue, so there are few."""
+    plan = tuple(steps)
+    return _PLANS.setdefault(plan, plan)
 
 
 def _processing_time(

@@ -76,7 +76,7 @@ class ProcessingTime:
         return HOURS_PER_WORKING_DAY * days
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedStep:
     """A step of a procedure's internal procedure (quy trình nội bộ): its id (`tham-dinh`), its
     name, the unit that does it, the agency (an interconnected, liên thông, procedure's other

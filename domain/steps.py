@@ -19,7 +19,7 @@ internal procedure (`StepFlag`); it refuses none.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
@@ -47,7 +47,7 @@ class Pause(NamedTuple):
     due_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StepRun:
     """One step as it happened: the dossier's `number`-th, begun at `started_at` in `unit` of
     `agency`, with `allowed` working time (None: a step not in the internal procedure, which has
@@ -90,10 +90,18 @@ class StepRun:
             return None
         return self.paused_at or self.finished_at
 
+    def _but(self, **changes: object) -> StepRun:
+        """A copy with `changes` (dataclasses.replace, without its cost: read models call this
+        for every event that acts on a step)."""
+        copied = object.__new__(StepRun)
+        for name in _RUN_FIELDS:
+            object.__setattr__(copied, name, changes.get(name, getattr(self, name)))
+        return copied
+
     def paused(self, at: datetime) -> StepRun:
         if self.finished_at is not None or self.paused_at is not None:
             return self
-        return replace(self, pauses=(*self.pauses, Pause(at)))
+        return self._but(pauses=(*self.pauses, Pause(at)))
 
     def resumed(self, at: datetime, due_at: datetime | None) -> StepRun:
         """The clock runs again at `at`; the step is due at `due_at` (see `resumed_due`)."""
@@ -101,10 +109,10 @@ class StepRun:
             return self
         last = self.pauses[-1]
         due = self.initial_due_at if self.allowed is None else due_at
-        return replace(self, pauses=(*self.pauses[:-1], Pause(last.since, at, due)))
+        return self._but(pauses=(*self.pauses[:-1], Pause(last.since, at, due)))
 
     def finished(self, at: datetime) -> StepRun:
-        return self if self.finished_at is not None else replace(self, finished_at=at)
+        return self if self.finished_at is not None else self._but(finished_at=at)
 
     def as_of(self, instant: datetime) -> StepRun | None:
         """The step as it stood at `instant` (None: not begun): what had happened by then."""
@@ -117,7 +125,7 @@ class StepRun:
             resumed = pause.until is not None and pause.until <= instant
             pauses.append(pause if resumed else Pause(pause.since))
         finished = self.finished_at if self.finished_at and self.finished_at <= instant else None
-        return replace(self, pauses=tuple(pauses), finished_at=finished)
+        return self._but(pauses=tuple(pauses), finished_at=finished)
 
     def working_time_used(self, calendar: WorkCalendar, now: datetime | None = None) -> timedelta:
         """Working time from its start to its end (or to `now`, or to the stopped clock, while
@@ -134,7 +142,11 @@ class StepRun:
         """Working time used beyond the time allowed (None: a step with no time)."""
         if self.allowed is None:
             return None
-        return max(self.working_time_used(calendar, now) - self.allowed, _ZERO)
+        return self.beyond_allowed(self.working_time_used(calendar, now))
+
+    def beyond_allowed(self, used: timedelta) -> timedelta | None:
+        """The overrun of a step that used `used` (None: a step with no time)."""
+        return None if self.allowed is None else max(used - self.allowed, _ZERO)
 
     def timeliness(self, now: datetime, calendar: WorkCalendar) -> Timeliness | None:
         """The dossier's date rule applied to the step: finished, the local date of its end
@@ -153,6 +165,9 @@ class StepRun:
             return Timeliness.ON_TIME if ended_on == due_on else Timeliness.LATE
         moment = self.paused_at or now
         return Timeliness.OVERDUE if calendar.local_date(moment) > due_on else Timeliness.IN_TIME
+
+
+_RUN_FIELDS = tuple(field.name for field in fields(StepRun))
 
 
 class StepChange(NamedTuple):

@@ -1,12 +1,11 @@
 """The `steps` read model: every step of every dossier (domain.steps), and counters per agency,
 unit, step and local day of the steps finished.
 
-`steps_runs` holds one row per step as it happened (a dossier's `number`-th): who did it (the
-step's agency and the unit that took it), when it began and finished (NULL while in progress),
-its due instant now, and once finished its class (early, on time, late; NULL for a step not in
-the internal procedure), the working time it used, the time it was allowed and the overrun (used
-beyond allowed). `run` keeps the whole step (its pauses too), so that a report can tell how a
-step stood at any instant (`StepRun.as_of`).
+`steps_runs` holds one row per step as it happened (a dossier's `number`-th): the agency that
+did it, when it began and finished (NULL while in progress), and once finished the working time
+it used and its overrun (used beyond allowed; NULL for a step not in the internal procedure).
+`run` keeps the whole step (unit, step, name, time allowed, due instants, pauses, flags), so that
+a report can tell how a step stood at any instant (`StepRun.as_of`).
 
 `steps_counters` adds up, per (agency, unit, step, day), the steps finished on that local day:
 `finished_early`, `finished_on_time`, `finished_late` and `finished_unplanned` (not in the
@@ -45,12 +44,12 @@ _ENCODER: Final = msgspec.json.Encoder()
 _DECODER: Final = msgspec.json.Decoder(StepRun)
 
 RUN_COLUMNS: Final = {
-    "id": "uuid", "number": "integer", "agency": "text", "unit": "text", "step": "text",
-    "started_at": "timestamptz", "finished_at": "timestamptz", "due_at": "timestamptz",
-    "timeliness": "text", "working_time_used": "interval", "allowed": "interval",
-    "overrun": "interval", "run": "text",
+    "id": "uuid", "number": "integer", "agency": "text", "started_at": "timestamptz",
+    "finished_at": "timestamptz", "working_time_used": "interval", "overrun": "interval",
+    "run": "text",
 }  # fmt: skip
-_NOT_NULL: Final = frozenset({"id", "number", "agency", "unit", "step", "started_at", "run"})
+"""The columns the queries select by and add up; everything else about a step is in `run`."""
+_NOT_NULL: Final = frozenset({"id", "number", "agency", "started_at", "run"})
 
 HELD_DURING: Final = "tstzrange(started_at, finished_at, '[)')"
 """The instants a step was in progress: from its start, up to but not including its finish."""
@@ -78,10 +77,8 @@ class StepCounts:
     overrun: timedelta = _ZERO
     unplanned_working_time: timedelta = _ZERO
 
-    def count(self, run: StepRun, calendar: WorkCalendar) -> None:
-        """Add a finished step."""
-        used = run.working_time_used(calendar)
-        timeliness = run.timeliness(run.finished_at or run.started_at, calendar)
+    def count(self, run: StepRun, timeliness: Timeliness | None, used: timedelta) -> None:
+        """Add a finished step, of this class, that used this much working time."""
         if timeliness is Timeliness.EARLY:
             self.finished_early += 1
         elif timeliness is Timeliness.ON_TIME:
@@ -231,7 +228,12 @@ class StepsView(PagedView):
     def write(
         self, cursor: Cursor[DictRow], events: Sequence[Dossier.Event], calendar: WorkCalendar
     ) -> None:
-        wanted = dict.fromkeys(e.originator_id for e in events if self.acts_on_a_step(e))
+        opened = {e.originator_id for e in events if isinstance(e, Dossier.Opening)}
+        wanted = dict.fromkeys(
+            e.originator_id
+            for e in events
+            if self.acts_on_a_step(e) and e.originator_id not in opened
+        )
         current, missing = self.cache.lookup(wanted)
         if missing:
             cursor.execute(self._select_open, (missing,), prepare=True)
@@ -261,28 +263,24 @@ class StepsView(PagedView):
         columns: dict[str, list[Any]] = {name: [] for name in RUN_COLUMNS}
         days: dict[tuple[StepKey, date], tuple[str | None, StepCounts]] = {}
         for (dossier_id, number), run in changed.items():
-            finished = run.finished_at is not None
-            used = run.working_time_used(calendar) if finished else None
-            timeliness = run.timeliness(run.finished_at, calendar) if run.finished_at else None
+            used = overrun = None
+            if run.finished_at is not None:
+                used = run.working_time_used(calendar)
+                timeliness = run.timeliness(run.finished_at, calendar)
+                overrun = run.beyond_allowed(used)
+                day = calendar.local_date(run.finished_at)
+                key = (StepKey(run.agency, run.unit, run.step), day)
+                named, counts = days.get(key) or (None, StepCounts())
+                counts.count(run, timeliness, used)
+                days[key] = (run.name or named, counts)
             values: dict[str, Any] = {
-                "id": dossier_id, "number": number, "agency": run.agency, "unit": run.unit,
-                "step": run.step, "started_at": run.started_at, "finished_at": run.finished_at,
-                "due_at": run.due_at, "timeliness": timeliness and timeliness.value,
-                "working_time_used": used,
-                "allowed": run.allowed,
-                "overrun": run.overrun(calendar) if finished else None,
+                "id": dossier_id, "number": number, "agency": run.agency,
+                "started_at": run.started_at, "finished_at": run.finished_at,
+                "working_time_used": used, "overrun": overrun,
                 "run": _ENCODER.encode(run).decode(),
             }  # fmt: skip
             for column, value in values.items():
                 columns[column].append(value)
-            if run.finished_at is not None:
-                key = (
-                    StepKey(run.agency, run.unit, run.step),
-                    calendar.local_date(run.finished_at),
-                )
-                named, counts = days.get(key) or (None, StepCounts())
-                counts.count(run, calendar)
-                days[key] = (run.name or named, counts)
         cursor.execute(self._upsert_runs, list(columns.values()))
         if days:
             keys = list(days)

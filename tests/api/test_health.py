@@ -31,6 +31,7 @@ async def test_live_and_ready_answer_200_with_the_figures(
         "public_lookup",
         "timeliness",
         "audit_log",
+        "steps",
     }
     assert all(figures["lag"] >= 0 for figures in body["projections"].values())
 
