@@ -37,6 +37,7 @@ test: lint typecheck
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/queries.py
+	$(BIN)/python bench/catch_up.py
 	$(BIN)/python bench/pages.py
 
 # The ledger filled to 10 thousand, 1 million and 10 million events (long: SIZES=10k,1M to stop
