@@ -9,7 +9,7 @@
 - the time to replay a dossier of 50 events (history read + fold);
 - the on-time report (indicators 2.1, 2.2, 3.3, 4.1) over the whole ledger of --events events;
 - projection catch-up from zero into tables of the benchmark's own: events/s of each read model
-  alone and of the four together (a thread each, as `ledger project` runs them), and the time
+  alone and of all of them together (a thread each, as `ledger project` runs them), and the time
   `ledger rebuild dossier_status` takes.
 
 Run with `make bench` (or `.venv/bin/python bench/queries.py --help`).
@@ -350,7 +350,8 @@ def main() -> None:
         (f"on-time report over {total:,} events (median)", f"{report_ms:.1f} ms", "target < 50 ms"),
         *((f"catch-up of {name} alone", f"{rate:,.0f} events/s", "target >= 25,000")
           for name, rate in catch_up.items()),
-        ("catch-up of the four together", f"{catch_up_all:,.0f} events/s", "target >= 15,400"),
+        (f"catch-up of the {len(ALL)} together", f"{catch_up_all:,.0f} events/s",
+         "target >= 15,400 (2x the four of 2026-12-01)"),
         (f"rebuild of {DOSSIER_STATUS}", f"{rebuild_seconds:.1f} s",
          f"{total / rebuild_seconds:,.0f} events/s; 10M in {1e7 / (total / rebuild_seconds) / 60:.1f} min"),
     ])  # fmt: skip
