@@ -8,7 +8,7 @@ PORT ?= 8000
 # The embedded PostgreSQL and keys live here when developing (ignored by git; see README).
 export LEDGER_DATA_DIR ?= $(CURDIR)/.ledger
 
-.PHONY: run test lint typecheck unit bench install clean
+.PHONY: run test lint typecheck unit bench bench-scale install clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -37,7 +37,15 @@ test: lint typecheck
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/queries.py
+	$(BIN)/python bench/catch_up.py
 	$(BIN)/python bench/pages.py
+
+# The ledger filled to 10 thousand, 1 million and 10 million events (long: SIZES=10k,1M to stop
+# earlier); the table is printed and the plot drawn in docs/scale.png.
+SIZES ?= 10k,1M,10M
+bench-scale: $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check --group bench
+	$(BIN)/python bench/scale.py --sizes $(SIZES)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

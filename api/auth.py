@@ -27,9 +27,17 @@ def bearer_token(header: str) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
+def _authorization(scope: Scope) -> str:
+    """The Authorization header read straight from the scope (no header mapping is built)."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":  # ASGI servers give header names in lowercase
+            return value.decode("latin-1")
+    return ""
+
+
 async def caller(connection: ASGIConnection[Any, Any, Any, Any]) -> ApiKey:
     """The key in `Authorization: Bearer …`, or 401."""
-    token = bearer_token(connection.headers.get("authorization", ""))
+    token = bearer_token(_authorization(connection.scope))
     if token is None:
         raise NotAuthorizedException(detail="an API key is required: Authorization: Bearer <key>")
     key = await runtime_of(connection).keys.authenticate_async(token)

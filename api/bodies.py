@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any, ClassVar
 
+import msgspec
+import msgspec.inspect
+
 # Litestar's own schema plugin for msgspec structs (not exported; its behaviour is extended here).
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.dto import AbstractDTO
@@ -90,4 +93,19 @@ class StrictStructSchemas(StructSchemaPlugin):
         schema = super().to_openapi_schema(field_definition, schema_creator)
         if field_definition.type_.__struct_config__.forbid_unknown_fields:
             schema.additional_properties = False
+        _restore_zero_bounds(field_definition.type_, schema)
         return schema
+
+
+def _restore_zero_bounds(struct: type[msgspec.Struct], schema: Any) -> None:
+    """Litestar leaves out a bound of 0 (`ge=0` reads as no bound): put `minimum: 0` back."""
+    info = msgspec.inspect.type_info(struct)
+    for field in getattr(info, "fields", ()):
+        types = (
+            field.type.types if isinstance(field.type, msgspec.inspect.UnionType) else (field.type,)
+        )
+        for kind in types:
+            if isinstance(kind, msgspec.inspect.IntType) and (kind.ge == 0 or kind.gt == -1):
+                shown = (schema.properties or {}).get(field.encode_name)
+                if shown is not None and getattr(shown, "minimum", 0) is None:
+                    shown.minimum = 0

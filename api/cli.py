@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from api.cli_common import CONTEXT, fail, load_settings
+from api.cli_common import CONTEXT, fail, load_settings, open_database
 
 if TYPE_CHECKING:  # for annotations only: each command imports what it uses when it runs
     from application.keys import ApiKeys
@@ -67,9 +67,8 @@ def serve(host: str, port: int, projections: bool, workers: int) -> None:
         # Start the embedded server (and migrate) once, before the workers share it; a
         # restored data directory is checked against its signed checkpoint first.
         from api.cli_backup import check_restored  # noqa: PLC0415
-        from application.bootstrap import prepare_database  # noqa: PLC0415
 
-        prepare_database(settings)
+        open_database(settings)
         restored_ok, lines = check_restored(settings)
         for line in lines:
             click.echo(line, err=True)
@@ -217,10 +216,10 @@ def keys_list() -> None:
 
 @contextmanager
 def _key_store() -> Iterator[ApiKeys]:
-    from application.bootstrap import open_ledger, prepare_database  # noqa: PLC0415
+    from application.bootstrap import open_ledger  # noqa: PLC0415
     from application.keys import ApiKeys  # noqa: PLC0415
 
-    ledger = open_ledger(prepare_database(load_settings()), pool_size=1)
+    ledger = open_ledger(open_database(), pool_size=1)
     try:
         yield ApiKeys(ledger.factory.datastore)  # type: ignore[attr-defined]
     finally:

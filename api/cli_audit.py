@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from api.cli_common import CONTEXT, fail, load_settings
+from api.cli_common import CONTEXT, fail, load_settings, open_database
 
 if TYPE_CHECKING:
     from application.bootstrap import Database
@@ -187,15 +187,9 @@ def _verify_consistency(
 
 @contextmanager
 def _audit_log() -> Iterator[tuple[Database, AuditLog]]:
-    from application.bootstrap import prepare_database  # noqa: PLC0415
-    from application.database import DatabaseUnavailable  # noqa: PLC0415
     from projections.audit_log import open_audit_log  # noqa: PLC0415
 
-    try:
-        database = prepare_database(load_settings())
-    except DatabaseUnavailable as error:
-        fail(str(error), 2)
-        raise  # unreachable: fail exits
+    database = open_database()
     view = open_audit_log(database.ledger_env(pool_size=1))
     try:
         yield database, view.log
@@ -266,14 +260,13 @@ def audit_checkpoint() -> None:
     (LEDGER_WITNESSES) to cosign it, and print the latest checkpoint (a signed note, with its
     cosignatures). Refuses, with exit status 1, to sign a tree that contradicts an earlier
     checkpoint."""
-    from application.bootstrap import prepare_database  # noqa: PLC0415
     from application.transparency.checkpoints import CheckpointRefused  # noqa: PLC0415
     from application.transparency.keyfile import SigningKeyError  # noqa: PLC0415
     from projections.audit_log import checkpoint_now  # noqa: PLC0415
 
     settings = load_settings()
     try:
-        latest, outcomes = checkpoint_now(prepare_database(settings), settings)
+        latest, outcomes = checkpoint_now(open_database(settings), settings)
     except (CheckpointRefused, SigningKeyError) as error:
         fail(str(error))
         raise  # unreachable: fail exits

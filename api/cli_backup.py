@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from api.cli_common import CONTEXT, fail, load_settings
+from api.cli_common import CONTEXT, fail, load_settings, open_database
 
 if TYPE_CHECKING:
     from application.backup import SignedHead
@@ -31,16 +31,10 @@ def backup(target: Path) -> None:
     from rich.progress import Progress  # noqa: PLC0415
 
     from application.backup import BackupError, SignedHead, base_backup  # noqa: PLC0415
-    from application.bootstrap import prepare_database  # noqa: PLC0415
-    from application.database import DatabaseUnavailable  # noqa: PLC0415
     from projections.audit_log import open_audit_log  # noqa: PLC0415
 
     settings = load_settings()
-    try:
-        database = prepare_database(settings)
-    except DatabaseUnavailable as error:
-        fail(str(error), 2)
-        raise
+    database = open_database(settings)
     view = open_audit_log(database.ledger_env(pool_size=1))
     try:
         with view.log.reading() as store:
@@ -138,12 +132,11 @@ def check_restored(settings: Settings) -> tuple[bool, list[str]]:
     and root, or what is missing). (True, lines) when it holds, or when there is nothing to
     check."""
     from application.backup import SignedHead, pending_restore, restore_checked  # noqa: PLC0415
-    from application.bootstrap import prepare_database  # noqa: PLC0415
 
     pending = pending_restore(settings.data_dir)
     if pending is False:
         return True, []
-    database = prepare_database(settings)
+    database = open_database(settings)
     ok, lines = _compare(database, pending if isinstance(pending, SignedHead) else None)
     if ok:
         restore_checked(settings.data_dir)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from api.cli_common import CONTEXT, fail, load_settings
+from api.cli_common import CONTEXT, fail, load_settings, open_database
 from projections.names import ALL, DEFAULT_PAGE_SIZE
 
 if TYPE_CHECKING:
@@ -33,19 +33,16 @@ BATCH_OPTION = click.option(
 
 
 def _prepare() -> tuple[Database, Rules]:
-    from application.bootstrap import prepare_database  # noqa: PLC0415
     from application.catalogue import DataFileError  # noqa: PLC0415
-    from application.database import DatabaseUnavailable  # noqa: PLC0415
     from application.runtime import load_rules  # noqa: PLC0415
 
     settings = load_settings()
     try:
         rules = load_rules(settings)
-        database = prepare_database(settings)
-    except (DataFileError, DatabaseUnavailable) as error:
+    except DataFileError as error:
         fail(str(error), 2)
         raise  # unreachable: fail exits
-    return database, rules
+    return open_database(settings), rules
 
 
 @click.command("project", context_settings=CONTEXT)

@@ -196,7 +196,7 @@ def document_problems(app: Litestar) -> None:
 
 
 def _authorized(handler: HTTPRouteHandler) -> bool:
-    return any(getattr(m, "middleware", None) is Authorized for m in handler.middleware or ())
+    return any(getattr(m, "middleware", None) is Authorized for m in handler.resolve_middleware())
 
 
 def _document_csv(app: Litestar) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -18,7 +17,7 @@ from application.runtime import Runtime
 from domain.code import DossierCode
 from domain.errors import DomainError
 from projections.public_lookup import PublicDossier
-from projections.registry import ReadModels
+from projections.queries import Queries
 
 NOT_FOUND = "no dossier with this code and lookup secret"
 
@@ -39,7 +38,7 @@ def not_found() -> ProblemError:
 
 
 async def find_public_dossier(
-    runtime: Runtime, read_models: ReadModels, code: str, secret: str
+    runtime: Runtime, queries: Queries, code: str, secret: str
 ) -> PublicDossier | None:
     """The dossier with this code if `secret` is its lookup secret, else None (whichever failed):
     the API's lookup and the lookup page both ask this."""
@@ -47,7 +46,7 @@ async def find_public_dossier(
         known_form = str(DossierCode.parse(code))
     except DomainError:
         known_form = ""  # no dossier has it; looked up all the same, so timing tells nothing
-    row = await asyncio.to_thread(read_models.public_lookup.get, known_form)
+    row = await queries.public.get(known_form)
     digest = None if row is None else row.lookup_secret_digest
     if not runtime.secrets.matches(secret, digest) or row is None:
         return None
@@ -70,13 +69,13 @@ class PublicController(Controller):
     async def lookup(
         self,
         runtime: Runtime,
-        read_models: ReadModels,
+        queries: Queries,
         code: FromPath[str],
         secret: Annotated[
             str, HeaderParameter(name="X-Lookup-Secret", min_length=1, max_length=64)
         ],
     ) -> PublicDossierOut:
-        row = await find_public_dossier(runtime, read_models, code, secret)
+        row = await find_public_dossier(runtime, queries, code, secret)
         if row is None:
             raise not_found()
         timeliness = row.timeliness(datetime.now(UTC), runtime.rules.calendar)

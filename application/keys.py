@@ -21,6 +21,8 @@ from domain.errors import InvalidDossierCode
 
 CACHE_SECONDS = 0.5
 """How long a process trusts what it read about a key: a revocation holds everywhere within it."""
+_COVERED_AGENCIES = 1024
+"""Agencies whose coverage one key remembers (a province has a few hundred)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ledger_api_keys (
@@ -63,10 +65,26 @@ class ApiKey:
         try:
             if not isinstance(dossier_code, DossierCode):
                 dossier_code = DossierCode.parse(dossier_code)
-            agency = AgencyCode.parse(dossier_code.agency)
-        except (InvalidDossierCode, InvalidAgencyCode):
+        except InvalidDossierCode:
+            return False
+        agency = dossier_code.agency
+        covered = self._covered.get(agency)
+        if covered is None:  # judged once per agency (a batch asks for hundreds of dossiers)
+            covered = self._covers(agency)
+            if len(self._covered) < _COVERED_AGENCIES:
+                self._covered[agency] = covered
+        return covered
+
+    def _covers(self, agency_text: str) -> bool:
+        try:
+            agency = AgencyCode.parse(agency_text)
+        except InvalidAgencyCode:
             return False
         return any(scope.covers(agency) for scope in self.scopes)
+
+    @cached_property
+    def _covered(self) -> dict[str, bool]:
+        return {}
 
     @cached_property
     def scopes(self) -> tuple[AgencyCode, ...]:

@@ -20,6 +20,7 @@ from psycopg_pool.base import AttemptWithBackoff
 
 from application.database import ConnectionParams
 from application.mapper import MsgspecMapper
+from application.reads import AsyncReads
 from application.recorder import LedgerRecorder
 from domain.code import DossierCode
 from domain.dossier import Dossier, dossier_id
@@ -141,25 +142,51 @@ class HistoryEntry:
         }
 
 
+HISTORY_COLUMNS = sql.SQL("originator_id, originator_version, topic, state, notification_id")
+
+
 def history(ledger: DossierLedger, code: DossierCode) -> list[HistoryEntry]:
     """Every event of a dossier, in version order, with its position in the ledger."""
     recorder: Any = ledger.recorder
     statement = sql.SQL(
-        "SELECT originator_id, originator_version, topic, state, notification_id "
-        "FROM {} WHERE originator_id = %s ORDER BY originator_version"
-    ).format(sql.Identifier(recorder.events_table_name))
+        "SELECT {} FROM {} WHERE originator_id = %s ORDER BY originator_version"
+    ).format(HISTORY_COLUMNS, sql.Identifier(recorder.events_table_name))
     with recorder.datastore.get_connection() as connection:
         rows = connection.execute(statement, (dossier_id(code),)).fetchall()
-    entries = []
-    for row in rows:
-        stored = StoredEvent(
-            row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"])
-        )
-        event = cast(Dossier.Event, ledger.mapper.to_domain_event(stored))
-        entries.append(
-            HistoryEntry(row["originator_version"], row["notification_id"], row["topic"], event)
-        )
-    return entries
+    return [history_entry(ledger, row) for row in rows]
+
+
+class Histories:
+    """Dossiers' histories for the read endpoints, on the asynchronous read pool: the
+    dossiers asked at about the same time are read with one statement (application.reads)."""
+
+    def __init__(self, reads: AsyncReads, ledger: DossierLedger) -> None:
+        recorder: Any = ledger.recorder
+        self.ledger = ledger
+        self.reads = reads
+        self._statement = sql.SQL(
+            "SELECT {} FROM {} WHERE originator_id = ANY(%s)"
+            " ORDER BY originator_id, originator_version"
+        ).format(HISTORY_COLUMNS, sql.Identifier(recorder.events_table_name))
+        self._keyed = reads.keyed(self._fetch)
+
+    async def history(self, code: DossierCode) -> list[HistoryEntry]:
+        """`history(ledger, code)`, awaited."""
+        return await self._keyed.get(dossier_id(code)) or []
+
+    async def _fetch(self, ids: list[UUID]) -> dict[UUID, list[HistoryEntry]]:
+        found: dict[UUID, list[HistoryEntry]] = {}
+        for row in await self.reads.fetch(self._statement, (ids,)):
+            found.setdefault(row["originator_id"], []).append(history_entry(self.ledger, row))
+        return found
+
+
+def history_entry(ledger: DossierLedger, row: Mapping[str, Any]) -> HistoryEntry:
+    stored = StoredEvent(
+        row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"])
+    )
+    event = cast(Dossier.Event, ledger.mapper.to_domain_event(stored))
+    return HistoryEntry(row["originator_version"], row["notification_id"], row["topic"], event)
 
 
 def replay(entries: list[HistoryEntry]) -> Dossier | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import Notification, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import AsyncConnection, Connection, sql
 from psycopg.rows import tuple_row
@@ -29,6 +29,44 @@ class LedgerRecorder(PostgresApplicationRecorder):
         ).format(
             schema=sql.Identifier(self.datastore.schema), function=sql.Identifier(APPEND_FUNCTION)
         )
+        self.page_statement = sql.SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state"
+            " FROM {}.{} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+        ).format(sql.Identifier(self.datastore.schema), sql.Identifier(self.events_table_name))
+        self.page_ids_statement = sql.SQL(
+            "SELECT notification_id FROM {}.{} WHERE notification_id > %s"
+            " ORDER BY notification_id LIMIT %s"
+        ).format(sql.Identifier(self.datastore.schema), sql.Identifier(self.events_table_name))
+
+    def select_page(self, after: int, limit: int) -> list[Notification]:
+        """Up to `limit` notifications after id `after`, in id order: one prepared statement,
+        rows as tuples (eventsourcing's `select_notifications` composes its statement on every
+        call and builds a dict per row)."""
+        with (
+            self.datastore.get_connection() as connection,
+            connection.cursor(row_factory=tuple_row) as cursor,
+        ):
+            cursor.execute(self.page_statement, (after, limit), prepare=True)
+            rows = cursor.fetchall()
+        return [
+            Notification(
+                id=notification_id,
+                originator_id=originator_id,
+                originator_version=originator_version,
+                topic=topic,
+                state=bytes(state),
+            )
+            for notification_id, originator_id, originator_version, topic, state in rows
+        ]
+
+    def select_page_ids(self, after: int, limit: int) -> list[int]:
+        """The ids of `select_page`'s notifications, without their events."""
+        with (
+            self.datastore.get_connection() as connection,
+            connection.cursor(row_factory=tuple_row) as cursor,
+        ):
+            cursor.execute(self.page_ids_statement, (after, limit), prepare=True)
+            return [row[0] for row in cursor.fetchall()]
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -56,6 +56,8 @@ class Settings:
     signing_key: Path | None = None
     log_origin: str = "dossier-ledger.example.vn/log"
     pool_size: int = 10
+    read_pool_size: int = 8
+    """Connections of the read endpoints' asynchronous pool, per API process."""
     batch_limit: int = 1000
     max_body_bytes: int = 2_000_000
     writer_batch_events: int = 2000
@@ -200,6 +202,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], object]]] = {
     "SUPPLEMENT_POLICY": ("supplement_policy", _policy),
     "LOG_ORIGIN": ("log_origin", str),
     "POOL_SIZE": ("pool_size", _positive_int),
+    "READ_POOL_SIZE": ("read_pool_size", _positive_int),
     "BATCH_LIMIT": ("batch_limit", _positive_int),
     "MAX_BODY_BYTES": ("max_body_bytes", _positive_int),
     "WRITER_BATCH_EVENTS": ("writer_batch_events", _positive_int),

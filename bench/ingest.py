@@ -281,10 +281,13 @@ def bench_http_batch(
     )
 
 
-def start_server(url: str, data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str, data_dir: Path, port: int, workers: int, *, projections: bool = False
+) -> subprocess.Popen[bytes]:
     env = dict(os.environ, LEDGER_DATABASE_URL=url, LEDGER_DATA_DIR=str(data_dir))
     ledger = Path(sys.executable).parent / "ledger"
     command = [str(ledger), "serve", "--port", str(port), "--workers", str(workers)]
+    command += ["--projections"] if projections else []
     server = subprocess.Popen(command, env=env)
     for _ in range(120):
         try:
@@ -344,9 +347,9 @@ def main() -> None:
             for f in figures
         ]
     )
-    print(f"b/a  = {single.rate / raw.rate:.2f}   (target >= 0.5)")
+    print(f"b/a  = {single.rate / raw.rate:.2f}   (target >= 0.6)")
     print(f"b/a2 = {single.rate / naive.rate:.2f}   (target >= 5)")
-    print(f"c/a  = {batch.rate / raw.rate:.2f}   (c target >= 20,000 events/s: {batch.rate:,.0f})")
+    print(f"c/a  = {batch.rate / raw.rate:.2f}   (c target >= 24,000 events/s: {batch.rate:,.0f})")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,16 @@
 """Read-side figures, all against the same PostgreSQL in the same run.
 
-- baseline: bare psycopg SELECT by primary key (the public_lookup row of a code), 32 threads;
+- baselines: bare psycopg SELECT by key, 32 threads: the public_lookup row of a code, and the
+  events of a dossier (what its view and its history read);
 - the public lookup over HTTP (`GET /v1/public/dossiers/{code}` with its secret), 32 clients (wrk):
-  throughput and p50/p99 latency;
+  throughput and p50/p99 latency, and its ratio to the bare SELECT;
+- a dossier's view and history over HTTP (`GET /v1/dossiers/{code}`, `…/history`, an inspector's
+  key), 32 clients, and their ratios to the bare SELECT of the dossier's events;
 - the time to replay a dossier of 50 events (history read + fold);
-- the on-time report (indicators 2.1, 2.2, 3.3, 4.1) over the whole ledger of --events events.
+- the on-time report (indicators 2.1, 2.2, 3.3, 4.1) over the whole ledger of --events events;
+- projection catch-up from zero into tables of the benchmark's own: events/s of each read model
+  alone and of all of them together (a thread each, as `ledger project` runs them), and the time
+  `ledger rebuild dossier_status` takes.
 
 Run with `make bench` (or `.venv/bin/python bench/queries.py --help`).
 """
@@ -20,13 +26,15 @@ import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from rich.progress import Progress
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from application.bootstrap import migrate
+from application.bootstrap import migrate, open_ledger
+from application.keys import Role
 from application.ledger import history, replay
 from application.runtime import Runtime
 from application.settings import Settings
@@ -44,9 +52,18 @@ from domain.commands import (
     ResolvedData,
     TransferredData,
 )
+from domain.dossier import dossier_id
 from domain.status import EventType
-from projections.registry import open_read_models, start_projections
+from projections.names import ALL, DOSSIER_STATUS
+from projections.rebuild import rebuild
+from projections.registry import (
+    READ_MODELS,
+    open_read_model_view,
+    open_read_models,
+    start_projections,
+)
 from projections.report import timeliness_report
+from projections.runner import ProjectionRunner
 
 AGENCIES = ("000.00.31.H56", "000.00.13.H56", "000.20.31.H56")
 SECRET = "7KQ4M2"
@@ -119,7 +136,13 @@ def wait_for_projections(runtime: Runtime, views: dict[str, object]) -> float:
             time.sleep(0.5)
 
 
-def bench_primary_key(url: str, codes: list[str], clients: int, seconds: float) -> float:
+def bench_primary_key(
+    url: str,
+    keys: list[Any],
+    clients: int,
+    seconds: float,
+    statement: str = "SELECT * FROM public_lookup WHERE code = %s",
+) -> float:
     counts = [0] * clients
     deadline = time.monotonic() + seconds
 
@@ -127,11 +150,7 @@ def bench_primary_key(url: str, codes: list[str], clients: int, seconds: float) 
         rng = random.Random(index)
         with psycopg.connect(url, autocommit=True) as connection:
             while time.monotonic() < deadline:
-                connection.execute(
-                    "SELECT * FROM public_lookup WHERE code = %s",
-                    (rng.choice(codes),),
-                    prepare=True,
-                ).fetchone()
+                connection.execute(statement, (rng.choice(keys),), prepare=True).fetchall()
                 counts[index] += 1
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
@@ -156,6 +175,61 @@ def bench_public_lookup(base: str, codes: list[str], clients: int, seconds: floa
     script = WRK_LOOKUP.replace("CODES", ", ".join(f'"{c}"' for c in sample))
     script = script.replace("SECRET", SECRET)
     return run_wrk(script, base, clients=clients, seconds=seconds)
+
+
+WRK_INSPECT = r"""
+codes = {CODES}
+function request()
+  local code = codes[math.random(#codes)]
+  return wrk.format("GET", "/v1/dossiers/" .. code .. "SUFFIX", {["Authorization"]="Bearer TOKEN"})
+end
+"""
+
+EVENTS_OF_A_DOSSIER = (
+    "SELECT originator_id, originator_version, topic, state, notification_id FROM ledger_events"
+    " WHERE originator_id = %s ORDER BY originator_version"
+)
+
+
+def bench_inspect(
+    base: str, codes: list[str], token: str, suffix: str, clients: int, seconds: float
+) -> WrkResult:
+    sample = random.Random(2).sample(codes, min(2000, len(codes)))
+    script = WRK_INSPECT.replace("CODES", ", ".join(f'"{c}"' for c in sample))
+    script = script.replace("SUFFIX", suffix).replace("TOKEN", token)
+    return run_wrk(script, base, clients=clients, seconds=seconds)
+
+
+def bench_catch_up(runtime: Runtime, names: tuple[str, ...]) -> float:
+    """Events/s of projecting the whole ledger from zero into new tables, a runner (a thread)
+    per read model, all at once; the tables are dropped afterwards."""
+    head = runtime.ledger.recorder.max_notification_id() or 0
+    runners = []
+    for name in names:
+        view = open_read_model_view(runtime.database, name, tables=f"{name}__bench")
+        ledger = open_ledger(runtime.database, pool_size=1)
+        projection = READ_MODELS[name].projection_class(view, runtime.rules.calendar)
+        runners.append(ProjectionRunner(projection, ledger))
+    threads = [threading.Thread(target=runner.catch_up, args=(head,)) for runner in runners]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    for runner in runners:
+        with runner.view.datastore.transaction(commit=True) as cursor:
+            for table in runner.view.table_names:
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        runner.ledger.close()
+        runner.view.datastore.close()
+    return head * len(names) / seconds
+
+
+def bench_rebuild(runtime: Runtime, name: str) -> float:
+    started = time.perf_counter()
+    rebuild(runtime.database, runtime.rules, name)
+    return time.perf_counter() - started
 
 
 def bench_replay(runtime: Runtime) -> float:
@@ -236,31 +310,60 @@ def main() -> None:
         finally:
             for runner in runners:
                 runner.stop()
+        catch_up = {name: bench_catch_up(runtime, (name,)) for name in ALL}
+        catch_up_all = bench_catch_up(runtime, ALL)
+        rebuild_seconds = bench_rebuild(runtime, DOSSIER_STATUS)
+        _, token = runtime.keys.issue(Role.INSPECTOR, (), "bench")
         pk_rate = bench_primary_key(bench_db.url, codes, args.clients, args.seconds)
+        ids = [dossier_id(DossierCode.parse(code)) for code in codes]
+        events_rate = bench_primary_key(
+            bench_db.url, ids, args.clients, args.seconds, EVENTS_OF_A_DOSSIER
+        )
         os.environ["LEDGER_PUBLIC_RATE_LIMIT_PER_MINUTE"] = "0"  # one client address: no limit
         server = start_server(bench_db.url, bench_db.data_dir, args.port, 1)
         try:
-            lookup = bench_public_lookup(
-                f"http://127.0.0.1:{args.port}", codes, args.clients, args.seconds
-            )
+            base = f"http://127.0.0.1:{args.port}"
+            lookup = bench_public_lookup(base, codes, args.clients, args.seconds)
+            view = bench_inspect(base, codes, token, "", args.clients, args.seconds)
+            events = bench_inspect(base, codes, token, "/history", args.clients, args.seconds)
         finally:
             server.terminate()
             server.wait(timeout=30)
             read_models.close()
             runtime.close()
-    events = len(codes) * 3
+    total = len(codes) * 3
     print(
-        f"PostgreSQL {bench_db.server_version}; {events:,} events "
+        f"PostgreSQL {bench_db.server_version}; {total:,} events "
         f"(appended in {load_seconds:.0f} s, projected in {project_seconds:.0f} s after that)"
     )
+
+    def latency(result: WrkResult) -> str:
+        return f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, errors {result.errors}"
+
     print_table([
         ("bare psycopg SELECT by primary key, 32 threads", f"{pk_rate:,.0f} /s", ""),
-        ("public lookup over HTTP, 32 clients", f"{lookup.rate:,.0f} /s",
-         f"p50 {lookup.p50_ms:.1f} ms, p99 {lookup.p99_ms:.1f} ms, errors {lookup.errors}"),
+        ("bare psycopg SELECT of a dossier's events, 32 threads", f"{events_rate:,.0f} /s", ""),
+        ("public lookup over HTTP, 32 clients", f"{lookup.rate:,.0f} /s", latency(lookup)),
+        ("a dossier's view over HTTP, 32 clients", f"{view.rate:,.0f} /s", latency(view)),
+        ("a dossier's history over HTTP, 32 clients", f"{events.rate:,.0f} /s", latency(events)),
         ("replay a dossier of 50 events (median)", f"{replay_ms:.2f} ms", ""),
-        (f"on-time report over {events:,} events (median)", f"{report_ms:.1f} ms", "target < 200 ms"),
+        (f"on-time report over {total:,} events (median)", f"{report_ms:.1f} ms", "target < 50 ms"),
+        *((f"catch-up of {name} alone", f"{rate:,.0f} events/s", "target >= 25,000")
+          for name, rate in catch_up.items()),
+        (f"catch-up of the {len(ALL)} together", f"{catch_up_all:,.0f} events/s",
+         "target >= 15,400 (2x the four of 2026-12-01)"),
+        (f"rebuild of {DOSSIER_STATUS}", f"{rebuild_seconds:.1f} s",
+         f"{total / rebuild_seconds:,.0f} events/s; 10M in {1e7 / (total / rebuild_seconds) / 60:.1f} min"),
     ])  # fmt: skip
-    print(f"public lookup / bare SELECT = {lookup.rate / pk_rate:.2f}")
+    print(
+        f"public lookup / bare SELECT by key = {lookup.rate / pk_rate:.2f} (target >= 0.5, p99 < 10 ms)"
+    )
+    print(
+        f"a dossier's view / bare SELECT of its events = {view.rate / events_rate:.2f} (target >= 0.3)"
+    )
+    print(
+        f"a dossier's history / bare SELECT of its events = {events.rate / events_rate:.2f} (target >= 0.3)"
+    )
 
 
 if __name__ == "__main__":

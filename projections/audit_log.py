@@ -34,6 +34,8 @@ from projections.view import Page, PagedProjection, PagedView
 
 
 class AuditLogView(PagedView):
+    decodes_events = False  # it logs the stored rows themselves
+
     def __init__(
         self,
         datastore: PostgresDatastore,

@@ -11,7 +11,8 @@ moment of asking.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -19,6 +20,7 @@ from typing import Any, Final
 from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL, Composed, Identifier, Literal
 
+from application.reads import AsyncReads
 from domain.calendar import WorkCalendar
 from domain.commands import Channel, Outcome
 from domain.status import Status
@@ -159,6 +161,14 @@ class DossierPage:
     next_after: str | None
 
 
+def dossier_page(
+    total_rows: Sequence[Mapping[str, Any]], rows: Sequence[Mapping[str, Any]], limit: int
+) -> DossierPage:
+    found = [DossierStatusRow.of(row) for row in rows]
+    next_after = found[-1].code if found and len(found) == limit else None
+    return DossierPage(found, total_rows[0]["total"] if total_rows else 0, next_after)
+
+
 class DossierStatusView(DossierRowsView):
     columns = COLUMNS
 
@@ -196,6 +206,21 @@ class DossierStatusView(DossierRowsView):
         limit: int = 50,
     ) -> DossierPage:
         """The dossiers matching `filters`, `limit` at a time in code order, after code `after`."""
+        count, select, parameters = self.list_statements(filters, now, calendar, after, limit)
+        with self.datastore.get_connection() as connection:
+            total_rows = connection.execute(count, parameters).fetchall()
+            rows = connection.execute(select, parameters).fetchall()
+        return dossier_page(total_rows, rows, limit)
+
+    def list_statements(
+        self,
+        filters: DossierFilter,
+        now: datetime,
+        calendar: WorkCalendar,
+        after: str | None,
+        limit: int,
+    ) -> tuple[Composed, Composed, dict[str, Any]]:
+        """A list's two statements (its count, its page) and their parameters."""
         where, parameters = self._where(filters, OpenBounds.at(now, calendar))
         count = SQL("SELECT count(*) AS total FROM {} WHERE {}").format(self.table, where)
         page_where = where if after is None else where + SQL(" AND code > %(after)s")
@@ -203,11 +228,24 @@ class DossierStatusView(DossierRowsView):
             page_where
         )
         parameters |= {"after": after, "limit": limit}
-        with self.datastore.get_connection() as connection:
-            total_row = connection.execute(count, parameters).fetchone()
-            rows = [DossierStatusRow.of(row) for row in connection.execute(select, parameters)]
-        next_after = rows[-1].code if rows and len(rows) == limit else None
-        return DossierPage(rows, 0 if total_row is None else total_row["total"], next_after)
+        return count, select, parameters
+
+    async def list_dossiers_async(
+        self,
+        reads: AsyncReads,
+        filters: DossierFilter,
+        *,
+        now: datetime,
+        calendar: WorkCalendar,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> DossierPage:
+        """`list_dossiers` on the asynchronous read pool (its two statements at once)."""
+        count, select, parameters = self.list_statements(filters, now, calendar, after, limit)
+        total_rows, rows = await asyncio.gather(
+            reads.fetch(count, parameters), reads.fetch(select, parameters)
+        )
+        return dossier_page(total_rows, rows, limit)
 
     def supplemented(
         self, *, agency: str | None, received_from: datetime, received_before: datetime

@@ -16,6 +16,7 @@ from typing import Any, Final
 from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL, Identifier
 
+from application.reads import AsyncReads
 from domain.calendar import WorkCalendar
 from domain.status import Status
 from domain.timeliness import Timeliness, classify
@@ -81,12 +82,33 @@ class PublicLookupView(DossierRowsView):
         super().__init__(datastore, tracking_table_name=tracking_table_name, **kwargs)
         fields = SQL(", ").join(Identifier(name) for name in PUBLIC_FIELDS)
         self._select_by_code = SQL("SELECT {} FROM {} WHERE code = %s").format(fields, self.table)
+        self.select_by_codes = SQL("SELECT {} FROM {} WHERE code = ANY(%s)").format(
+            fields, self.table
+        )
 
     def get(self, code: str) -> PublicDossier | None:
         """The dossier with this code; the caller checks the secret against its digest."""
         with self.datastore.get_connection() as connection:
             row = connection.execute(self._select_by_code, (code,), prepare=True).fetchone()
         return None if row is None else PublicDossier.of(row)
+
+
+class PublicLookups:
+    """The public lookup's rows on the asynchronous read pool, the codes asked at about the
+    same time in one statement (application.reads)."""
+
+    def __init__(self, view: PublicLookupView, reads: AsyncReads) -> None:
+        self.view = view
+        self.reads = reads
+        self._keyed = reads.keyed(self._fetch)
+
+    async def get(self, code: str) -> PublicDossier | None:
+        """`PublicLookupView.get`, awaited."""
+        return await self._keyed.get(code)
+
+    async def _fetch(self, codes: list[str]) -> dict[str, PublicDossier]:
+        rows = await self.reads.fetch(self.view.select_by_codes, (codes,))
+        return {row["code"]: PublicDossier.of(row) for row in rows}
 
 
 class PublicLookupProjection(PagedProjection[PublicLookupView]):

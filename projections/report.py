@@ -27,14 +27,22 @@ makes the figures lag with it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from application.reads import AsyncReads
 from domain.calendar import LOCAL_TZ, WorkCalendar
 from domain.procedures import Procedure, TimeUnit
 from projections.classification import OpenBounds
-from projections.timeliness import OpenCounts, PeriodCounts, TimelinessView
+from projections.timeliness import (
+    OpenCounts,
+    PeriodCounts,
+    TimelinessView,
+    counts_of,
+    open_counts_of,
+)
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,35 @@ def period_end(last_day: date) -> datetime:
     )
 
 
+@dataclass(frozen=True)
+class ReportScope:
+    """What a report asks the counters: its moment, and the days counted up to it."""
+
+    agency: str | None
+    procedure_code: str | None
+    first_day: date
+    last_day: date
+    as_of: datetime
+    counted_until: date
+
+    @classmethod
+    def of(  # noqa: PLR0917 (the report's own arguments, in their order)
+        cls,
+        agency: str | None,
+        procedure_code: str | None,
+        first_day: date,
+        last_day: date,
+        now: datetime,
+        calendar: WorkCalendar,
+    ) -> ReportScope:
+        if first_day > last_day:
+            raise ValueError(f"the period ends ({last_day}) before it starts ({first_day})")
+        as_of = min(now, period_end(last_day))
+        # A period not over yet is counted up to the day of asking (nothing happens after it).
+        counted_until = min(last_day, calendar.local_date(as_of))
+        return cls(agency, procedure_code, first_day, last_day, as_of, counted_until)
+
+
 def timeliness_report(
     counters: TimelinessView,
     *,
@@ -94,26 +131,61 @@ def timeliness_report(
 ) -> TimelinessReport:
     """The report's figures, as the module docstring counts them. `procedures` gives each
     procedure's unit for 2.2 (working days for a procedure it does not know)."""
-    if first_day > last_day:
-        raise ValueError(f"the period ends ({last_day}) before it starts ({first_day})")
-    as_of = min(now, period_end(last_day))
-    # A period not over yet is counted up to the day of asking (nothing happens after it).
-    counted_until = min(last_day, calendar.local_date(as_of))
+    scope = ReportScope.of(agency, procedure_code, first_day, last_day, now, calendar)
     by_procedure = counters.counts_by_procedure(
-        agency=agency, procedure_code=procedure_code, first_day=first_day, last_day=counted_until
-    )
-    counts = PeriodCounts.total(list(by_procedure.values()))
+        agency=agency, procedure_code=procedure_code, first_day=first_day,
+        last_day=scope.counted_until,
+    )  # fmt: skip
     open_counts = counters.count_open_at(
-        agency=agency, procedure_code=procedure_code, bounds=OpenBounds.at(as_of, calendar)
+        agency=agency, procedure_code=procedure_code, bounds=OpenBounds.at(scope.as_of, calendar)
     )
+    return report_of(scope, by_procedure, open_counts, calendar, procedures or {})
+
+
+async def timeliness_report_async(
+    reads: AsyncReads,
+    counters: TimelinessView,
+    *,
+    agency: str | None = None,
+    procedure_code: str | None = None,
+    first_day: date,
+    last_day: date,
+    now: datetime,
+    calendar: WorkCalendar,
+    procedures: Mapping[str, Procedure] | None = None,
+) -> TimelinessReport:
+    """`timeliness_report` on the asynchronous read pool, its two statements at once."""
+    scope = ReportScope.of(agency, procedure_code, first_day, last_day, now, calendar)
+    counts_rows, open_rows = await asyncio.gather(
+        reads.fetch(
+            *counters.counts_statement(agency, procedure_code, first_day, scope.counted_until)
+        ),
+        reads.fetch(
+            *counters.open_statement(agency, procedure_code, OpenBounds.at(scope.as_of, calendar))
+        ),
+    )
+    return report_of(
+        scope, counts_of(counts_rows), open_counts_of(open_rows), calendar, procedures or {}
+    )
+
+
+def report_of(
+    scope: ReportScope,
+    by_procedure: Mapping[str, PeriodCounts],
+    open_counts: OpenCounts,
+    calendar: WorkCalendar,
+    procedures: Mapping[str, Procedure],
+) -> TimelinessReport:
+    """The indicators from the counters of the period and the dossiers open at its end."""
+    counts = PeriodCounts.total(list(by_procedure.values()))
     finished = counts.finished_early + counts.finished_on_time + counts.finished_late
     processing_days = counts.processing_working_time / calendar.working_day_length
     return TimelinessReport(
-        agency=agency,
-        procedure_code=procedure_code,
-        first_day=first_day,
-        last_day=last_day,
-        as_of=as_of,
+        agency=scope.agency,
+        procedure_code=scope.procedure_code,
+        first_day=scope.first_day,
+        last_day=scope.last_day,
+        as_of=scope.as_of,
         counts=counts,
         open=open_counts,
         on_time_rate=Ratio(
@@ -122,7 +194,7 @@ def timeliness_report(
         ),
         average_processing_days=Ratio(processing_days, counts.resolved),
         average_processing_time_by_procedure=[
-            _procedure_average(code, part, calendar, procedures or {})
+            _procedure_average(code, part, calendar, procedures)
             for code, part in by_procedure.items()
             if part.resolved
         ],

@@ -2,7 +2,7 @@
 
 eventsourcing's ProjectionRunner commits once per event, and a commit waits for the disk's flush
 (a few hundred a second here). This runner reads up to `page_size` notifications after the read
-model's position (`select_notifications`), maps them with the ledger's mapper, and has the
+model's position (`select_page`: one statement), maps them with the ledger's mapper, and has the
 projection apply the whole page in one transaction with the id of its last notification
 (projections.view says why that stays exactly-once). Caught up, it waits for new events with
 LISTEN on the events table's channel (the recorder NOTIFYs it on every insert), with a timeout of
@@ -14,13 +14,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from eventsourcing.persistence import Tracking
 from psycopg.sql import SQL, Identifier
 
 from application.ledger import DossierLedger
+from application.recorder import LedgerRecorder
 from domain.dossier import Dossier
 from projections.names import DEFAULT_PAGE_SIZE
 from projections.view import Page, PagedProjection, PagedView
@@ -92,9 +93,13 @@ class ProjectionRunner:
     def step(self) -> bool:
         """Apply the next page, if any. True when more events may be waiting already."""
         after = self._position
-        notifications = self.ledger.recorder.select_notifications(
-            start=after, limit=self.page_size, inclusive_of_start=False
-        )
+        recorder = cast(LedgerRecorder, self.ledger.recorder)
+        if not self.view.decodes_events:
+            ids = recorder.select_page_ids(after, self.page_size)
+            if not ids:
+                return False
+            return self._apply(Page(after, [], Tracking(self.ledger.name, ids[-1])), len(ids))
+        notifications = recorder.select_page(after, self.page_size)
         if not notifications:
             return False
         events = []
@@ -103,13 +108,16 @@ class ProjectionRunner:
             if isinstance(event, Dossier.Event):
                 events.append(event)
         page = Page(after, events, Tracking(self.ledger.name, notifications[-1].id))
+        return self._apply(page, len(notifications))
+
+    def _apply(self, page: Page, notifications: int) -> bool:
         if not self.projection.process_page(page):
-            _log.info("%s: page after %d is stale, reading again", self.name, after)
+            _log.info("%s: page after %s is stale, reading again", self.name, page.after)
             self._position = self.view.position(self.ledger.name)
             return True
         self._position = page.tracking.notification_id
-        self.events_applied += len(notifications)
-        return len(notifications) == self.page_size
+        self.events_applied += notifications
+        return notifications == self.page_size
 
     def catch_up(self, until: int, on_page: Callable[[int], None] | None = None) -> None:
         """Apply pages until the position reaches `until` (or no event is left)."""

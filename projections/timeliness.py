@@ -34,7 +34,7 @@ dossiers open at the end of a past period as they were at that end, whatever hap
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Final, NamedTuple
@@ -57,11 +57,11 @@ from projections.dossier_rows import (
     DossierCache,
     advance,
     attribute,
-    column_arrays,
+    column_rows,
+    copy_upsert,
     create_table_statement,
     restore,
     select_by_ids_statement,
-    upsert_statement,
 )
 from projections.names import TIMELINESS
 from projections.view import PagedProjection, PagedView
@@ -334,6 +334,21 @@ class OpenCounts:
         return self.open - self.overdue
 
 
+def counts_of(rows: Sequence[Mapping[str, Any]]) -> dict[str, PeriodCounts]:
+    """Per procedure code, the counters of `counts_statement`'s rows."""
+    counts = {}
+    for row in rows:
+        values = dict(row)
+        code = values.pop("procedure_code")
+        counts[code] = PeriodCounts(**values)
+    return counts
+
+
+def open_counts_of(rows: Sequence[Mapping[str, Any]]) -> OpenCounts:
+    (row,) = rows
+    return OpenCounts(open=row["open"], overdue=row["overdue"])
+
+
 class TimelinessView(PagedView):
     def __init__(
         self,
@@ -360,17 +375,17 @@ class TimelinessView(PagedView):
             ),
         ]
         self._select_dossiers = select_by_ids_statement(self.dossiers_table)
-        self._upsert_dossiers = upsert_statement(self.dossiers_table, columns)
+        self._upsert_dossiers = copy_upsert(
+            self.dossiers_table, f"{self.base_name}_dossiers_staged", columns
+        )
         self._add_counts = self._add_counts_statement()
         self._close_spells = SQL(
             "UPDATE {0} AS spell SET until = closed.until"
             " FROM unnest(%b::uuid[], %b::timestamptz[]) AS closed(id, until)"
             " WHERE spell.id = closed.id AND spell.until IS NULL"
         ).format(self.spells_table)
-        self._insert_spells = SQL("INSERT INTO {} ({}) SELECT * FROM unnest({})").format(
-            self.spells_table,
-            SQL(", ").join(Identifier(name) for name in SPELL_FIELDS),
-            SQL(", ").join(SQL("%b::{}[]").format(SQL(SPELL_TYPES[n])) for n in SPELL_FIELDS),
+        self._copy_spells = SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            self.spells_table, SQL(", ").join(Identifier(name) for name in SPELL_FIELDS)
         )
         self.cache: DossierCache[tuple[Dossier, Waits]] = DossierCache()
 
@@ -454,11 +469,10 @@ class TimelinessView(PagedView):
             dossier = dossiers[event.originator_id] = advance(before, event)
             tally.waits.setdefault(dossier.id, Waits())
             tally.count(event, before_status, before_spell, dossier)
-        rows = list(dossiers.values())
-        parameters = column_arrays(DOSSIER_COLUMNS, rows, calendar)
-        parameters.append([tally.waits[dossier.id].working for dossier in rows])
-        parameters.append([tally.waits[dossier.id].calendar for dossier in rows])
-        cursor.execute(self._upsert_dossiers, parameters)
+        rows = column_rows(DOSSIER_COLUMNS, dossiers.values(), calendar)
+        for values, dossier in zip(rows, dossiers.values(), strict=True):
+            values.extend(tally.waits[dossier.id])
+        self._upsert_dossiers.write(cursor, rows)
         self._write_spells(cursor, tally.spells)
         if tally.days:
             keys = list(tally.days)
@@ -479,10 +493,10 @@ class TimelinessView(PagedView):
             ids = list(spells.closed_stored)
             cursor.execute(self._close_spells, [ids, [spells.closed_stored[i] for i in ids]])
         if spells.new:
-            cursor.execute(
-                self._insert_spells,
-                [[getattr(spell, name) for spell in spells.new] for name in SPELL_FIELDS],
-            )
+            with cursor.copy(self._copy_spells) as copy:
+                copy.set_types([SPELL_TYPES[name] for name in SPELL_FIELDS])
+                for spell in spells.new:
+                    copy.write_row([getattr(spell, name) for name in SPELL_FIELDS])
 
     def saved(self, position: int) -> None:
         self.cache.commit(position)
@@ -513,6 +527,15 @@ class TimelinessView(PagedView):
         last_day: date,
     ) -> dict[str, PeriodCounts]:
         """The counters over first_day..last_day (both included), per procedure code."""
+        statement, parameters = self.counts_statement(agency, procedure_code, first_day, last_day)
+        with self.datastore.get_connection() as connection:
+            rows = connection.execute(statement, parameters).fetchall()
+        return counts_of(rows)
+
+    def counts_statement(
+        self, agency: str | None, procedure_code: str | None, first_day: date, last_day: date
+    ) -> tuple[Composed, dict[str, Any]]:
+        """`counts_by_procedure`'s statement and parameters (its rows: `counts_of`)."""
         clauses: list[Composable] = [SQL("day BETWEEN %(first_day)s AND %(last_day)s")]
         parameters: dict[str, Any] = {"first_day": first_day, "last_day": last_day}
         clauses += self._scope(parameters, agency, procedure_code)
@@ -526,9 +549,7 @@ class TimelinessView(PagedView):
             "SELECT procedure_code, {} FROM {} WHERE {} GROUP BY procedure_code"
             " ORDER BY procedure_code"
         ).format(sums, self.counters_table, SQL(" AND ").join(clauses))
-        with self.datastore.get_connection() as connection:
-            rows = connection.execute(statement, parameters).fetchall()
-        return {row.pop("procedure_code"): PeriodCounts(**row) for row in rows}
+        return statement, parameters
 
     def count_open_at(
         self, *, agency: str | None, procedure_code: str | None, bounds: OpenBounds
@@ -541,6 +562,15 @@ class TimelinessView(PagedView):
         the others are overdue with more than one supplementation request or once the local
         date of the moment is past their due date's.
         """
+        statement, parameters = self.open_statement(agency, procedure_code, bounds)
+        with self.datastore.get_connection() as connection:
+            rows = connection.execute(statement, parameters).fetchall()
+        return open_counts_of(rows)
+
+    def open_statement(
+        self, agency: str | None, procedure_code: str | None, bounds: OpenBounds
+    ) -> tuple[Composed, dict[str, Any]]:
+        """`count_open_at`'s statement and parameters (its row: `open_counts_of`)."""
         parameters: dict[str, Any] = {"as_of": bounds.now, **bounds.parameters()}
         clauses: list[Composable] = [SQL(OPEN_DURING + " @> %(as_of)s::timestamptz")]
         clauses += self._scope(parameters, agency, procedure_code)
@@ -549,10 +579,7 @@ class TimelinessView(PagedView):
             " OR (settled_timeliness IS NULL AND (supplement_requests > 1"
             " OR original_due_at < %(overdue_before)s))) AS overdue FROM {} WHERE {}"
         ).format(self.spells_table, SQL(" AND ").join(clauses))
-        with self.datastore.get_connection() as connection:
-            row = connection.execute(statement, parameters).fetchone()
-        assert row is not None
-        return OpenCounts(open=row["open"], overdue=row["overdue"])
+        return statement, parameters
 
     @staticmethod
     def _scope(

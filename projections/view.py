@@ -92,6 +92,9 @@ class PagedView(PostgresTrackingRecorder):
         """Every table of the read model, its tracking table last."""
         return (*self.read_model_tables, self.tracking_table_name)
 
+    decodes_events = True
+    """False for a view that needs only the page's bounds (the audit log reads stored rows)."""
+
     def position(self, application_name: str) -> int:
         """The id of the last notification applied (0: none yet)."""
         return self.max_tracking_id(application_name) or 0

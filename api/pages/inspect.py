@@ -30,7 +30,6 @@ from api.auth import runtime_of
 from api.inspectors import LIST_COLUMNS, _csv_cell, _timeliness_filter, csv_response, dossier_out
 from api.pages.common import is_htmx, local_path, page
 from api.problems import ProblemError
-from application.ledger import history
 from application.sessions import PageSession, PageSessions
 from application.transparency.bundle import encode_bundle
 from application.transparency.proofs import export_bundle
@@ -38,7 +37,7 @@ from domain.code import DossierCode
 from domain.errors import DomainError
 from domain.status import Status
 from projections.dossier_status import DossierFilter
-from projections.registry import ReadModels
+from projections.queries import Queries
 from projections.timeline import timeline
 
 SESSION_COOKIE: Final = "ledger_session"
@@ -185,9 +184,9 @@ async def _list_page(
     request: Request[Any, Any, Any], filters: DossierFilter, after: str | None, limit: int
 ) -> Any:
     runtime = runtime_of(request)
-    read_models: ReadModels = request.app.state.read_models
-    return await asyncio.to_thread(
-        read_models.dossier_status.list_dossiers,
+    queries: Queries = request.app.state.queries
+    return await queries.read_models.dossier_status.list_dossiers_async(
+        queries.reads,
         filters,
         now=datetime.now(UTC),
         calendar=runtime.rules.calendar,
@@ -294,7 +293,8 @@ async def dossier_timeline(
         return _sign_in_redirect(request)
     runtime = runtime_of(request)
     parsed = _parse(code)
-    entries = await asyncio.to_thread(history, runtime.ledger, parsed)
+    queries: Queries = request.app.state.queries
+    entries = await queries.histories.history(parsed)
     if not entries:
         return page(request, "not_found.html", 404, session=session, code=str(parsed))
     lines = timeline(entries, runtime.rules.calendar)

@@ -8,7 +8,6 @@ count per client).
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -23,11 +22,10 @@ from api.auth import runtime_of
 from api.pages.common import is_htmx, language_cookie, page
 from api.pages.i18n import LANGUAGES, Words
 from api.public import find_public_dossier
-from application.ledger import history
 from domain.code import DossierCode
 from domain.timeliness import Timeliness
 from projections.public_lookup import PublicDossier
-from projections.registry import ReadModels
+from projections.queries import Queries
 from projections.timeline import Milestone, public_milestones
 
 MAX_SECRET = 64
@@ -52,12 +50,12 @@ async def find_dossier(
 ) -> LookupAnswer | None:
     """The API's lookup (api.public), and then the dossier's public milestones."""
     runtime = runtime_of(request)
-    read_models: ReadModels = request.app.state.read_models
+    queries: Queries = request.app.state.queries
     secret = secret if len(secret) <= MAX_SECRET else ""  # as long as the API accepts
-    row = await find_public_dossier(runtime, read_models, code.strip(), secret)
+    row = await find_public_dossier(runtime, queries, code.strip(), secret)
     if row is None:
         return None
-    entries = await asyncio.to_thread(history, runtime.ledger, DossierCode.parse(row.code))
+    entries = await queries.histories.history(DossierCode.parse(row.code))
     return LookupAnswer(
         dossier=row,
         timeliness=row.timeliness(datetime.now(UTC), runtime.rules.calendar),

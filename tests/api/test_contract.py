@@ -422,6 +422,18 @@ async def test_the_openapi_document_declares_every_event_type_and_every_problem(
     assert any(p["name"] == "X-Lookup-Secret" and p["in"] == "header" for p in public["parameters"])
 
 
+async def test_the_openapi_document_gives_the_bounds_of_versions_and_amounts(
+    client: AsyncTestClient,  # type: ignore[type-arg]
+) -> None:
+    """The bounds the ledger enforces, as docs/contract.md gives them (0 is a bound too)."""
+    schemas = (await client.get("/schema/openapi.json")).json()["components"]["schemas"]
+    for name in ("ReceivedEvent", "ReceivedInBatch", "FeePaidEvent"):
+        version = schemas[name]["properties"]["expected_version"]
+        assert (version["minimum"], version["maximum"]) == (0, 2**31 - 1), name
+    amount = schemas["FeePaidData"]["properties"]["amount_vnd"]
+    assert (amount["minimum"], amount["maximum"]) == (0, 10**12)
+
+
 async def test_the_api_documentation_page_loads_nothing_from_elsewhere(
     client: AsyncTestClient,  # type: ignore[type-arg]
 ) -> None:

@@ -9,7 +9,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from application.secrets import LookupSecrets
-from projections.public_lookup import PublicLookupView
+from projections.public_lookup import PublicLookups
 from tests.api.conftest import AGENCY
 
 pytestmark = pytest.mark.anyio
@@ -29,11 +29,11 @@ def received(event_id: str) -> dict[str, Any]:
 def record_the_work(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """What a lookup does, step by step: the read, the keyed digest, the comparison."""
     steps: list[Any] = []
-    get, digest, compare = PublicLookupView.get, LookupSecrets.digest, hmac.compare_digest
+    get, digest, compare = PublicLookups.get, LookupSecrets.digest, hmac.compare_digest
 
-    def counted_get(view: PublicLookupView, code: str) -> Any:
+    async def counted_get(lookups: PublicLookups, code: str) -> Any:
         steps.append("read")
-        return get(view, code)
+        return await get(lookups, code)
 
     def counted_digest(secrets: LookupSecrets, secret: str) -> str:
         steps.append("digest")
@@ -43,7 +43,7 @@ def record_the_work(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
         steps.append(("compare", len(a), len(b)))
         return compare(a, b)
 
-    monkeypatch.setattr(PublicLookupView, "get", counted_get)
+    monkeypatch.setattr(PublicLookups, "get", counted_get)
     monkeypatch.setattr(LookupSecrets, "digest", counted_digest)
     monkeypatch.setattr(hmac, "compare_digest", counted_compare)
     return steps
