@@ -50,22 +50,25 @@ def _check_year(name: str, value: str, wanted: type[Any]) -> None:
 def _query_types(request: Request[Any, Any, Any]) -> dict[str, type[Any]]:
     """The handler's query parameters by their wire name, with their (non-None) type."""
     handler = request.route_handler
-    cached = _TYPES_BY_HANDLER.get(id(handler))
-    if cached is None:
-        cached = {}
-        for key, parameter in handler.parsed_fn_signature.parameters.items():
-            kwarg = parameter.kwarg_definition
-            wire = wire_name(kwarg, key)
-            inner = [t for t in (parameter.args or (parameter.annotation,)) if t is not type(None)]
-            if parameter.is_optional and inner:
-                cached[wire] = inner[0]
-            else:
-                cached[wire] = parameter.annotation
-        _TYPES_BY_HANDLER[id(handler)] = cached
+    known = _TYPES_BY_HANDLER.get(id(handler))
+    if known is not None and known[0] is handler:
+        return known[1]
+    cached: dict[str, type[Any]] = {}
+    for key, parameter in handler.parsed_fn_signature.parameters.items():
+        kwarg = parameter.kwarg_definition
+        wire = wire_name(kwarg, key)
+        inner = [t for t in (parameter.args or (parameter.annotation,)) if t is not type(None)]
+        if parameter.is_optional and inner:
+            cached[wire] = inner[0]
+        else:
+            cached[wire] = parameter.annotation
+    _TYPES_BY_HANDLER[id(handler)] = (handler, cached)
     return cached
 
 
-_TYPES_BY_HANDLER: dict[int, dict[str, type[Any]]] = {}  # route handlers live as long as the app
+_TYPES_BY_HANDLER: dict[int, tuple[object, dict[str, type[Any]]]] = {}
+"""By the handler's id, with the handler itself: an app that is gone (tests build many) leaves
+its handlers' ids free for another's, which must not find their types."""
 
 
 def _invalid(name: str, message: str) -> ProblemError:
