@@ -1,11 +1,12 @@
 """The `steps` read model: every step of every dossier (domain.steps), and counters per agency,
 unit, step and local day of the steps finished.
 
-`steps_runs` holds one row per step as it happened (a dossier's `number`-th): the agency that
-did it, when it began and finished (NULL while in progress), and once finished its overrun
-(working time used beyond allowed; NULL for a step not in the internal procedure). `run` keeps
-the whole step as JSON (unit, step, name, time allowed, due instants, pauses, flags), so that a
-report can tell how a step stood at any instant (`StepRun.as_of`).
+`steps_dossiers` holds one row per dossier that has steps: its steps as they happened, in order
+(`runs`, JSON: each step's unit, agency, name, time allowed, due instants, waits, flags, start
+and finish), when the first began (`since`) and the last finished (`until`, NULL while one is in
+progress: a dossier's steps follow one another without a gap), the agencies that did them
+(`agencies`, `,A,B,`), and the overrun of its finished steps added up (working time used beyond
+allowed). So a report can tell how a dossier's steps stood at any instant (`StepRun.as_of`).
 
 `steps_counters` adds up, per (agency, unit, step, day), the steps finished on that local day:
 `finished_early`, `finished_on_time`, `finished_late` and `finished_unplanned` (not in the
@@ -13,8 +14,9 @@ internal procedure), the steps flagged `repeated`, `out_of_order`, `skipped`, an
 time `working_time_used`, `working_time_allowed` and `overrun` of the planned ones, and
 `unplanned_working_time` of the others. `name` is the step's name in the latest one counted.
 
-A page of events is followed with the domain's own rule, each event's `step_change`: the open
-steps the page acts on are loaded once, advanced event by event, and written back in one upsert.
+A page of events is followed with the domain's own rule, each event's `step_change`: the
+dossiers the page acts on are loaded once, advanced event by event, and written back in one
+upsert.
 """
 
 from __future__ import annotations
@@ -41,17 +43,29 @@ from projections.view import PagedProjection, PagedView
 
 _ZERO: Final = timedelta()
 _ENCODER: Final = msgspec.json.Encoder()
-_DECODER: Final = msgspec.json.Decoder(StepRun)
 
-RUN_COLUMNS: Final = {
-    "id": "uuid", "number": "integer", "agency": "text", "started_at": "timestamptz",
-    "finished_at": "timestamptz", "overrun": "interval", "run": "bytea",
+_RUNS_DECODER: Final = msgspec.json.Decoder(tuple[StepRun, ...])
+
+ROW_COLUMNS: Final = {
+    "id": "uuid", "since": "timestamptz", "until": "timestamptz", "agencies": "text",
+    "overrun": "interval", "runs": "bytea",
 }  # fmt: skip
-"""The columns the queries select by and add up; everything else about a step is in `run`."""
-_NOT_NULL: Final = frozenset({"id", "number", "agency", "started_at", "run"})
 
-HELD_DURING: Final = "tstzrange(started_at, finished_at, '[)')"
-"""The instants a step was in progress: from its start, up to but not including its finish."""
+HELD_DURING: Final = "tstzrange(since, until, '[)')"
+"""The instants a dossier was in one of its steps: from the first's start, up to but not
+including the last's finish."""
+
+
+class Followed(NamedTuple):
+    """A dossier's steps as the read model follows them, and their overrun so far."""
+
+    runs: tuple[StepRun, ...]
+    overrun: timedelta
+
+    @property
+    def current(self) -> StepRun | None:
+        runs = self.runs
+        return runs[-1] if runs and runs[-1].finished_at is None else None
 
 
 def _acts_on_a_step(event_class: type[Dossier.Event]) -> bool:
@@ -134,13 +148,17 @@ class StepsView(PagedView):
         **kwargs: Any,
     ) -> None:
         super().__init__(datastore, tracking_table_name=tracking_table_name, **kwargs)
-        self.runs_table = self.qualified(f"{self.base_name}_runs")
+        self.dossiers_table = self.qualified(f"{self.base_name}_dossiers")
         self.counters_table = self.qualified(f"{self.base_name}_counters")
         self.sql_create_statements += [
-            self._create_runs(),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (id uuid PRIMARY KEY, since timestamptz NOT NULL,"
+                " until timestamptz, agencies text NOT NULL, overrun interval NOT NULL,"
+                " runs bytea NOT NULL)"
+            ).format(self.dossiers_table),
             SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gist ({})").format(
-                Identifier(f"{self.base_name}_runs_held_during"),
-                self.runs_table,
+                Identifier(f"{self.base_name}_dossiers_held_during"),
+                self.dossiers_table,
                 SQL(HELD_DURING),
             ),
             self._create_counters(),
@@ -148,28 +166,17 @@ class StepsView(PagedView):
                 Identifier(f"{self.base_name}_counters_by_day"), self.counters_table
             ),
         ]
-        self._select_open = SQL(
-            "SELECT id, run FROM {} WHERE id = ANY(%s) AND finished_at IS NULL"
-        ).format(self.runs_table)
-        self._upsert_runs = self._upsert_runs_statement()
+        self._select_rows = SQL("SELECT id, runs, overrun FROM {} WHERE id = ANY(%s)").format(
+            self.dossiers_table
+        )
+        self._upsert_rows = self._upsert_rows_statement()
         self._add_counts = self._add_counts_statement()
-        self.cache: DossierCache[StepRun | None] = DossierCache()
+        self.cache: DossierCache[Followed] = DossierCache()
         self._acting: dict[type[Any], bool] = {}
 
     @property
     def read_model_tables(self) -> tuple[str, ...]:
-        return (f"{self.base_name}_runs", f"{self.base_name}_counters")
-
-    def _create_runs(self) -> Composed:
-        definitions = SQL(", ").join(
-            SQL("{} {}{}").format(
-                Identifier(name), SQL(kind), SQL(" NOT NULL" if name in _NOT_NULL else "")
-            )
-            for name, kind in RUN_COLUMNS.items()
-        )
-        return SQL("CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY (id, number))").format(
-            self.runs_table, definitions
-        )
+        return (f"{self.base_name}_dossiers", f"{self.base_name}_counters")
 
     def _create_counters(self) -> Composed:
         counters = SQL(", ").join(
@@ -184,17 +191,17 @@ class StepsView(PagedView):
             " PRIMARY KEY (agency, unit, step, day))"
         ).format(self.counters_table, counters)
 
-    def _upsert_runs_statement(self) -> Composed:
-        names = SQL(", ").join(Identifier(name) for name in RUN_COLUMNS)
-        arrays = SQL(", ").join(SQL("%b::{}[]").format(SQL(kind)) for kind in RUN_COLUMNS.values())
+    def _upsert_rows_statement(self) -> Composed:
+        names = SQL(", ").join(Identifier(name) for name in ROW_COLUMNS)
+        arrays = SQL(", ").join(SQL("%b::{}[]").format(SQL(kind)) for kind in ROW_COLUMNS.values())
         updates = SQL(", ").join(
             SQL("{0} = EXCLUDED.{0}").format(Identifier(name))
-            for name in RUN_COLUMNS
-            if name not in {"id", "number"}
+            for name in ROW_COLUMNS
+            if name != "id"
         )
         return SQL(
-            "INSERT INTO {} ({}) SELECT * FROM unnest({}) ON CONFLICT (id, number) DO UPDATE SET {}"
-        ).format(self.runs_table, names, arrays, updates)
+            "INSERT INTO {} ({}) SELECT * FROM unnest({}) ON CONFLICT (id) DO UPDATE SET {}"
+        ).format(self.dossiers_table, names, arrays, updates)
 
     def _add_counts_statement(self) -> Composed:
         names = SQL(", ").join(Identifier(name) for name in COUNTER_NAMES)
@@ -226,65 +233,58 @@ class StepsView(PagedView):
     def write(
         self, cursor: Cursor[DictRow], events: Sequence[Dossier.Event], calendar: WorkCalendar
     ) -> None:
+        # A dossier opened in this page has nothing stored yet: no need to look it up.
         opened = {e.originator_id for e in events if isinstance(e, Dossier.Opening)}
         wanted = dict.fromkeys(
             e.originator_id
             for e in events
             if self.acts_on_a_step(e) and e.originator_id not in opened
         )
-        current, missing = self.cache.lookup(wanted)
+        followed, missing = self.cache.lookup(wanted)
         if missing:
-            cursor.execute(self._select_open, (missing,), prepare=True)
-            current.update((row["id"], _DECODER.decode(row["run"])) for row in cursor.fetchall())
-        changed: dict[tuple[UUID, int], StepRun] = {}
-        touched: dict[UUID, StepRun | None] = {}
+            cursor.execute(self._select_rows, (missing,), prepare=True)
+            for row in cursor.fetchall():
+                followed[row["id"]] = Followed(_RUNS_DECODER.decode(row["runs"]), row["overrun"])
+        touched: dict[UUID, Followed] = {}
+        days: dict[tuple[StepKey, date], tuple[str | None, StepCounts]] = {}
         for event in events:
             dossier_id = event.originator_id
-            run = current.get(dossier_id)
-            ended, after = event.step_change(run)
-            if ended is None and after is run:
+            before = followed.get(dossier_id)
+            current = None if before is None else before.current
+            ended, after = event.step_change(current)
+            if ended is None and after is current:
                 continue
-            for step in (ended, after):
-                if step is not None:
-                    changed[dossier_id, step.number] = step
-            current[dossier_id] = touched[dossier_id] = after
-        if changed:
-            self._write_runs(cursor, changed, calendar)
+            runs, overrun = _NOTHING if before is None else before
+            if current is not None:
+                runs = runs[:-1]
+            if ended is not None:
+                runs += (ended,)
+                overrun += _count(days, ended, calendar)
+            if after is not None:
+                runs += (after,)
+            followed[dossier_id] = touched[dossier_id] = Followed(runs, overrun)
+        if touched:
+            self._write_rows(cursor, touched, days)
         self.cache.stage(touched)
 
-    def _write_runs(
+    def _write_rows(
         self,
         cursor: Cursor[DictRow],
-        changed: dict[tuple[UUID, int], StepRun],
-        calendar: WorkCalendar,
+        touched: dict[UUID, Followed],
+        days: dict[tuple[StepKey, date], tuple[str | None, StepCounts]],
     ) -> None:
-        days: dict[tuple[StepKey, date], tuple[str | None, StepCounts]] = {}
-        overruns: list[timedelta | None] = []
-        for run in changed.values():
-            overrun = None
-            if run.finished_at is not None:
-                used = run.working_time_used(calendar)
-                overrun = run.beyond_allowed(used)
-                key = (
-                    StepKey(run.agency, run.unit, run.step),
-                    calendar.local_date(run.finished_at),
-                )
-                named, counts = days.get(key) or (None, StepCounts())
-                counts.count(run, run.timeliness(run.finished_at, calendar), used)
-                days[key] = (run.name or named, counts)
-            overruns.append(overrun)
-        runs = list(changed.values())
-        columns = [
-            [dossier_id for dossier_id, _number in changed],
-            [number for _dossier_id, number in changed],
-            [run.agency for run in runs],
-            [run.started_at for run in runs],
-            [run.finished_at for run in runs],
-            overruns,
-            [_ENCODER.encode(run) for run in runs],
-        ]
-        assert len(columns) == len(RUN_COLUMNS)
-        cursor.execute(self._upsert_runs, columns)
+        rows = list(touched.values())
+        cursor.execute(
+            self._upsert_rows,
+            [
+                list(touched),
+                [row.runs[0].started_at for row in rows],
+                [row.runs[-1].finished_at for row in rows],
+                [",{},".format(",".join(sorted({run.agency for run in row.runs}))) for row in rows],
+                [row.overrun for row in rows],
+                [_ENCODER.encode(row.runs) for row in rows],
+            ],
+        )
         if days:
             keys = list(days)
             cursor.execute(
@@ -337,18 +337,24 @@ class StepsView(PagedView):
 
     def held_at(self, *, agency: str | None, instant: datetime) -> list[StepRun]:
         """The steps in progress at `instant` (begun by then, not finished by then), each as it
-        stood then."""
+        stood then; of `agency`, when given."""
         clauses: list[Composable] = [SQL(HELD_DURING + " @> %(instant)s::timestamptz")]
         parameters: dict[str, Any] = {"instant": instant}
         if agency is not None:
-            clauses.append(SQL("agency = %(agency)s"))
-            parameters["agency"] = agency
-        statement = SQL("SELECT run FROM {} WHERE {}").format(
-            self.runs_table, SQL(" AND ").join(clauses)
+            clauses.append(SQL("strpos(agencies, %(needle)s) > 0"))
+            parameters["needle"] = f",{agency},"
+        statement = SQL("SELECT runs FROM {} WHERE {}").format(
+            self.dossiers_table, SQL(" AND ").join(clauses)
         )
         with self.datastore.get_connection() as connection:
             rows = connection.execute(statement, parameters).fetchall()
-        held = (_DECODER.decode(row["run"]).as_of(instant) for row in rows)
+        held = []
+        for row in rows:
+            for run in _RUNS_DECODER.decode(row["runs"]):
+                finished = run.finished_at is not None and run.finished_at <= instant
+                in_scope = agency is None or run.agency == agency
+                if run.started_at <= instant and not finished and in_scope:
+                    held.append(run.as_of(instant))
         return [run for run in held if run is not None]
 
     def late_dossiers(
@@ -374,38 +380,59 @@ class StepsView(PagedView):
             "limit": limit,
         }
         if agency is not None:
-            in_agency = SQL(" AND bool_or(run.agency = %(agency)s)")
-            parameters["agency"] = agency
+            in_agency = SQL(" AND strpos(steps.agencies, %(needle)s) > 0")
+            parameters["needle"] = f",{agency},"
         statement = SQL(
             "SELECT dossier.id, dossier.code, dossier.agency, dossier.procedure_code,"
-            " dossier.finished_at, coalesce(sum(run.overrun), interval '0') AS overrun,"
-            " count(*) OVER () AS total"
-            " FROM {dossiers} AS dossier JOIN {runs} AS run ON run.id = dossier.id"
+            " dossier.finished_at, steps.overrun, count(*) OVER () AS total"
+            " FROM {dossiers} AS dossier JOIN {steps} AS steps ON steps.id = dossier.id"
             " WHERE dossier.settled_timeliness = 'late'"
             " AND dossier.finished_at >= %(finished_from)s"
-            " AND dossier.finished_at <= %(finished_until)s"
-            " GROUP BY dossier.id HAVING TRUE{in_agency}"
-            " ORDER BY overrun DESC, dossier.code LIMIT %(limit)s"
-        ).format(dossiers=dossiers, runs=self.runs_table, in_agency=in_agency)
+            " AND dossier.finished_at <= %(finished_until)s{in_agency}"
+            " ORDER BY steps.overrun DESC, dossier.code LIMIT %(limit)s"
+        ).format(dossiers=dossiers, steps=self.dossiers_table, in_agency=in_agency)
         with self.datastore.get_connection() as connection:
             rows = connection.execute(statement, parameters).fetchall()
-        total = rows[0].pop("total") if rows else 0
-        for row in rows[1:]:
-            row.pop("total")
+        total = rows[0]["total"] if rows else 0
+        for row in rows:
+            del row["total"]
         return total, rows
 
     def runs_of(self, dossier_ids: Iterable[UUID], calendar: WorkCalendar) -> list[StoredRun]:
-        """Every step of these dossiers, in order."""
-        statement = SQL(
-            "SELECT id, run, overrun FROM {} WHERE id = ANY(%s) ORDER BY id, number"
-        ).format(self.runs_table)
+        """Every step of these dossiers, in order, with the working time the finished ones
+        used and their overrun."""
+        statement = SQL("SELECT id, runs FROM {} WHERE id = ANY(%s) ORDER BY id").format(
+            self.dossiers_table
+        )
         with self.datastore.get_connection() as connection:
             rows = connection.execute(statement, (list(dossier_ids),)).fetchall()
         found = []
         for row in rows:
-            run = _DECODER.decode(row["run"])
-            found.append(StoredRun(row["id"], run, run.working_time_used(calendar), row["overrun"]))
+            for run in _RUNS_DECODER.decode(row["runs"]):
+                used = None if run.finished_at is None else run.working_time_used(calendar)
+                overrun = None if used is None else run.beyond_allowed(used)
+                found.append(StoredRun(row["id"], run, used, overrun))
         return found
+
+
+_NOTHING: Final = Followed((), _ZERO)
+
+
+def _count(
+    days: dict[tuple[StepKey, date], tuple[str | None, StepCounts]],
+    run: StepRun,
+    calendar: WorkCalendar,
+) -> timedelta:
+    """Count a finished step on the local day of its finish; its overrun (0: none, or no
+    time)."""
+    finished_at = run.finished_at
+    assert finished_at is not None
+    used = run.working_time_used(calendar)
+    key = (StepKey(run.agency, run.unit, run.step), calendar.local_date(finished_at))
+    named, counts = days.get(key) or (None, StepCounts())
+    counts.count(run, run.timeliness(finished_at, calendar), used)
+    days[key] = (run.name or named, counts)
+    return run.beyond_allowed(used) or _ZERO
 
 
 class StepsProjection(PagedProjection[StepsView]):

@@ -450,7 +450,7 @@ READ_MODEL_TABLES = {
         ("audit_log_tracking", "application_name"),
     ],
     STEPS: [
-        ("steps_runs", "id, number"),
+        ("steps_dossiers", "id"),
         ("steps_counters", "agency, unit, step, day"),
         ("steps_tracking", "application_name"),
     ],
