@@ -12,12 +12,13 @@ from typing import Any
 import swagger_ui as _swagger_package
 from litestar import Litestar, Router
 from litestar.datastructures import CacheControlHeader, State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
+from prometheus_client import CollectorRegistry
 
 from api.audit import AuditController, DossierExportController
 from api.availability import FailFast, availability_handlers, watch_database
@@ -34,6 +35,7 @@ from api.query import check_query
 from api.steps import StepsReportController
 from api.tiles import TilesController
 from application.runtime import Runtime, tune_garbage_collection
+from application.sessions import PageSessions
 from application.settings import Settings
 from application.writer import AsyncIngestWriter
 from projections.audit_log import start_checkpointing
@@ -70,7 +72,7 @@ async def provide_ingest(state: State) -> Ingest:
     return ingest
 
 
-async def provide_queries(state: State, runtime: Runtime) -> Queries:
+async def provide_queries(state: State, runtime: NamedDependency[Runtime]) -> Queries:
     """The read pool's queries. It takes `runtime` so that Litestar resolves the two one after
     the other: dependencies of one level are resolved in a task group, a tenth of a lookup's
     time for two awaits that never wait."""
@@ -79,9 +81,22 @@ async def provide_queries(state: State, runtime: Runtime) -> Queries:
     return queries
 
 
-async def provide_read_models(state: State) -> ReadModels:
+async def provide_read_models(state: State, runtime: NamedDependency[Runtime]) -> ReadModels:
+    """The read models; after `runtime`, as `provide_queries` is."""
+    del runtime
     read_models: ReadModels = state.read_models
     return read_models
+
+
+def provide_page_sessions(runtime: NamedDependency[Runtime]) -> PageSessions:
+    """The inspectors' page sessions, made (with their table) when a page first needs them. On
+    the event loop, so two first requests cannot both create the table."""
+    return PageSessions(runtime.ledger.factory.datastore)  # type: ignore[attr-defined]
+
+
+async def provide_metrics_registry(state: State) -> CollectorRegistry:
+    registry: CollectorRegistry = state.metrics_registry
+    return registry
 
 
 # Each app has its own providers: `use_cache` keeps the first answer in the Provide itself.
@@ -122,8 +137,9 @@ def create_app(
         )
         await writer.start()
         unwatch = watch_database(started.monitor, writer, fail_fast)
+        # What the providers below hand to handlers (the auth guards and middleware, which run
+        # before dependencies are resolved, read the runtime here too: api.auth.runtime_of).
         app.state.runtime = started
-        app.state.writer = writer
         app.state.ingest = Ingest(started, writer)
         app.state.read_models = read_models
         app.state.queries = queries
@@ -181,8 +197,10 @@ def create_app(
             "read_models": Provide(provide_read_models, use_cache=True),
             "queries": Provide(provide_queries, use_cache=True),
             "ingest": Provide(provide_ingest, use_cache=True),
+            "page_sessions": Provide(provide_page_sessions, use_cache=True, sync_to_thread=False),
+            "metrics_registry": Provide(provide_metrics_registry, use_cache=True),
         },
-        exception_handlers={**exception_handlers, **availability_handlers},
+        exception_handlers={**exception_handlers, **availability_handlers(fail_fast)},
         before_send=[security_headers],
         middleware=[
             DefineMiddleware(RequestMetricsMiddleware, metrics=requests),

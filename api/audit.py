@@ -11,17 +11,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import msgspec
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Response, get
 from litestar.datastructures import CacheControlHeader
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, PathParameter, QueryParameter
 
-from api.auth import require, runtime_of
+from api.auth import require
 from api.problems import ProblemError
 from application.keys import Role
+from application.runtime import Runtime
 from application.transparency.bundle import (
     Bundle,
     ConsistencyProofDocument,
@@ -84,20 +86,20 @@ class InclusionProofOut(msgspec.Struct):
     hashes: list[str]
 
 
-def audit_log_of(request: Request[Any, Any, Any]) -> AuditLog:
-    view = runtime_of(request).views.get(AUDIT_LOG)
+def audit_log_of(runtime: Runtime) -> AuditLog:
+    view = runtime.views.get(AUDIT_LOG)
     if not isinstance(view, AuditLogView):
         raise ProblemError(503, "audit_log_unavailable", "the audit log is not open here")
     return view.log
 
 
 async def answer(
-    request: Request[Any, Any, Any],
+    runtime: Runtime,
     work: Callable[[AuditLog], T],
     size_fields: Callable[[int | None], str | None] = lambda _size: "tree_size",
 ) -> T:
     """Run `work` on the audit log in a worker thread; its errors become problems."""
-    log = audit_log_of(request)
+    log = audit_log_of(runtime)
     try:
         return await asyncio.to_thread(work, log)
     except AuditLogError as error:
@@ -191,8 +193,8 @@ class AuditController(Controller):
         description="The key that signed the latest checkpoint. Public; compare it with the key"
         " the province publishes through another channel.",
     )
-    async def public_key(self, request: Request[Any, Any, Any]) -> str:
-        return await answer(request, _latest_key)
+    async def public_key(self, runtime: NamedDependency[Runtime]) -> str:
+        return await answer(runtime, _latest_key)
 
     @get(
         "/checkpoint",
@@ -202,8 +204,8 @@ class AuditController(Controller):
         description="Public. The log's signature, then each witness's cosignature"
         " (c2sp.org/tlog-cosignature).",
     )
-    async def checkpoint(self, request: Request[Any, Any, Any]) -> str:
-        return await answer(request, latest_note)
+    async def checkpoint(self, runtime: NamedDependency[Runtime]) -> str:
+        return await answer(runtime, latest_note)
 
     @get(
         "/checkpoints/{tree_size:int}",
@@ -214,10 +216,10 @@ class AuditController(Controller):
     )
     async def checkpoint_at(
         self,
-        request: Request[Any, Any, Any],
+        runtime: NamedDependency[Runtime],
         tree_size: Annotated[int, PathParameter(ge=0, description="a tree size")],
     ) -> str:
-        return await answer(request, _note_at(tree_size))
+        return await answer(runtime, _note_at(tree_size))
 
     @get(
         "/checkpoints",
@@ -226,7 +228,7 @@ class AuditController(Controller):
     )
     async def checkpoints(
         self,
-        request: Request[Any, Any, Any],
+        runtime: NamedDependency[Runtime],
         after: Annotated[
             int,
             QueryParameter(ge=0, description="list checkpoints larger than this"),
@@ -235,7 +237,7 @@ class AuditController(Controller):
             int, QueryParameter(ge=1, le=MAX_PAGE, description="checkpoints in a page")
         ] = 100,
     ) -> CheckpointPage:
-        return await answer(request, _checkpoint_page(after, limit))
+        return await answer(runtime, _checkpoint_page(after, limit))
 
     @get(
         "/proofs/inclusion",
@@ -245,7 +247,7 @@ class AuditController(Controller):
     )
     async def inclusion(
         self,
-        request: Request[Any, Any, Any],
+        runtime: NamedDependency[Runtime],
         code: Annotated[str, QueryParameter(description="the dossier code")],
         version: Annotated[int, QueryParameter(ge=1, description="the event's version")],
         tree_size: Annotated[
@@ -254,7 +256,7 @@ class AuditController(Controller):
     ) -> InclusionProofOut:
         dossier_code = parse_code(code)
         proof = await answer(
-            request, lambda log: prove_inclusion(log, dossier_code, version, tree_size)
+            runtime, lambda log: prove_inclusion(log, dossier_code, version, tree_size)
         )
         return InclusionProofOut(
             leaf_index=proof.leaf_index,
@@ -271,12 +273,12 @@ class AuditController(Controller):
     )
     async def consistency(
         self,
-        request: Request[Any, Any, Any],
+        runtime: NamedDependency[Runtime],
         from_: Annotated[int, QueryParameter(name="from", ge=0, description="the older size")],
         to: Annotated[int, QueryParameter(ge=1, description="the newer checkpoint's size")],
     ) -> ConsistencyProofDocument:
         hashes = await answer(
-            request,
+            runtime,
             lambda log: prove_consistency(log, from_, to),
             lambda size: "from" if size == from_ and size != to else "to",
         )
@@ -297,9 +299,11 @@ class DossierExportController(Controller):
         " bytes, its leaf index and its inclusion proof; see docs/audit.md.",
         responses={200: ResponseSpec(Bundle, description="The bundle, as indented JSON")},
     )
-    async def export(self, request: Request[Any, Any, Any], code: FromPath[str]) -> Response[bytes]:
+    async def export(
+        self, runtime: NamedDependency[Runtime], code: FromPath[str]
+    ) -> Response[bytes]:
         dossier_code = parse_code(code)
-        bundle = await answer(request, lambda log: export_bundle(log, dossier_code))
+        bundle = await answer(runtime, lambda log: export_bundle(log, dossier_code))
         return Response(
             encode_bundle(bundle),
             media_type="application/json",

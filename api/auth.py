@@ -17,6 +17,9 @@ from application.runtime import Runtime
 
 
 def runtime_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Runtime:
+    """The runtime, for the guards and the route middleware below: they run before a handler's
+    dependencies are resolved, so they read it where the lifespan put it (handlers take it by
+    dependency injection, api/app.py)."""
     runtime: Runtime = connection.app.state.runtime
     return runtime
 

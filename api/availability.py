@@ -203,25 +203,33 @@ def watch_database(
     return unwatch
 
 
-def _monitor_of(request: Request[Any, Any, Any]) -> DatabaseMonitor | None:
-    runtime = getattr(request.app.state, "runtime", None)
-    return getattr(runtime, "monitor", None)
+def availability_handlers(fail_fast: FailFast) -> dict[Any, Any]:
+    """Exception handlers that take precedence over api/problems.py's for the same errors.
 
+    What they learn goes to the database monitor that `fail_fast` watches: exception handlers
+    get no dependencies injected, and the monitor is there once the lifespan has started.
+    """
 
-def _on_unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
-    if isinstance(error.__cause__, DiskFull):  # eventsourcing wraps psycopg's errors
-        return _on_storage_full(request, error)
-    _log.warning("database unavailable: %s", error)
-    if (monitor := _monitor_of(request)) is not None and not isinstance(error, WriterStopped):
-        monitor.suspect()
-    return unavailable_response("database_unavailable", request.url.path)
+    def on_unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
+        if isinstance(error.__cause__, DiskFull):  # eventsourcing wraps psycopg's errors
+            return on_storage_full(request, error)
+        _log.warning("database unavailable: %s", error)
+        if (monitor := fail_fast.monitor) is not None and not isinstance(error, WriterStopped):
+            monitor.suspect()
+        return unavailable_response("database_unavailable", request.url.path)
 
+    def on_storage_full(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
+        _log.warning("storage full: %s", error)
+        if (monitor := fail_fast.monitor) is not None:
+            monitor.disk_full()
+        return unavailable_response("storage_full", request.url.path)
 
-def _on_storage_full(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
-    _log.warning("storage full: %s", error)
-    if (monitor := _monitor_of(request)) is not None:
-        monitor.disk_full()
-    return unavailable_response("storage_full", request.url.path)
+    return {
+        **dict.fromkeys(UNAVAILABLE, on_unavailable),
+        DiskFull: on_storage_full,
+        StorageFull: on_storage_full,
+        WriteContention: _on_contention,
+    }
 
 
 def _on_contention(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
@@ -237,11 +245,3 @@ UNAVAILABLE = (
     DatabaseUnavailable,
     WriterStopped,
 )
-
-availability_handlers: dict[Any, Any] = {
-    **dict.fromkeys(UNAVAILABLE, _on_unavailable),
-    DiskFull: _on_storage_full,
-    StorageFull: _on_storage_full,
-    WriteContention: _on_contention,
-}
-"""Exception handlers that take precedence over api/problems.py's for the same errors."""

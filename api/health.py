@@ -14,6 +14,7 @@ from typing import Literal
 
 import msgspec
 from litestar import Response, get
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
 from api.ingest import Ingest
@@ -42,7 +43,7 @@ class ReadyOut(msgspec.Struct):
     tags=["operations"],
     responses={503: ResponseSpec(HealthOut, description="The database is unreachable")},
 )
-async def health(runtime: Runtime) -> Response[HealthOut]:
+async def health(runtime: NamedDependency[Runtime]) -> Response[HealthOut]:
     report = runtime.health()
     status_code = 200 if report.status == "ok" else 503
     body = HealthOut(
@@ -66,7 +67,7 @@ async def live() -> LiveOut:
     tags=["operations"],
     responses={503: ResponseSpec(ReadyOut, description="Not ready: the reasons say why")},
 )
-async def ready(ingest: Ingest) -> Response[ReadyOut]:
+async def ready(ingest: NamedDependency[Ingest]) -> Response[ReadyOut]:
     runtime = ingest.runtime
     report = runtime.health()
     writer_running = ingest.writer.running

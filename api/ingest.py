@@ -13,6 +13,7 @@ from urllib.parse import quote
 import msgspec
 from litestar import Controller, Request, post
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body, QueryParameter
@@ -303,7 +304,7 @@ class IngestController(Controller):
                 examples=_SINGLE_EXAMPLES,
             ),
         ],
-        ingest: Ingest,
+        ingest: NamedDependency[Ingest],
         consistent: Annotated[bool, CONSISTENT] = False,
     ) -> ASGIResponse:
         # Litestar hands Empty for a missing body, whatever the annotation says.
@@ -356,7 +357,7 @@ class IngestController(Controller):
             ),
         ],
         request: Request[Any, Any, Any],
-        ingest: Ingest,
+        ingest: NamedDependency[Ingest],
         consistent: Annotated[bool, CONSISTENT] = False,
     ) -> BatchOut:
         key = current_key(request)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 
 from api.auth import authorized
@@ -120,7 +121,12 @@ class InspectorController(Controller):
     middleware = [authorized(Role.INSPECTOR)]  # api.auth.Authorized: as a guard, copying nothing
 
     @get("/{code:str}", summary="One dossier as it stands now")
-    async def dossier(self, runtime: Runtime, queries: Queries, code: FromPath[str]) -> DossierOut:
+    async def dossier(
+        self,
+        runtime: NamedDependency[Runtime],
+        queries: NamedDependency[Queries],
+        code: FromPath[str],
+    ) -> DossierOut:
         entries = await queries.histories.history(parse_code(code))
         dossier = replay(entries)
         if dossier is None:
@@ -128,7 +134,7 @@ class InspectorController(Controller):
         return dossier_out(dossier, datetime.now(UTC), runtime.rules.calendar, runtime.agencies)
 
     @get("/{code:str}/history", summary="Every event of a dossier, in order, with its position")
-    async def history(self, queries: Queries, code: FromPath[str]) -> HistoryOut:
+    async def history(self, queries: NamedDependency[Queries], code: FromPath[str]) -> HistoryOut:
         entries = await queries.histories.history(parse_code(code))
         if not entries:
             raise _not_found(code)
@@ -144,8 +150,8 @@ class InspectorController(Controller):
     )
     async def state(
         self,
-        runtime: Runtime,
-        queries: Queries,
+        runtime: NamedDependency[Runtime],
+        queries: NamedDependency[Queries],
         code: FromPath[str],
         version: int | None = Parameter(
             default=None, ge=1, description="replay up to this version"
@@ -239,8 +245,8 @@ class DossierListController(Controller):
     )
     async def list_dossiers(
         self,
-        runtime: Runtime,
-        queries: Queries,
+        runtime: NamedDependency[Runtime],
+        queries: NamedDependency[Queries],
         agency: FromQuery[str | None] = None,
         procedure: FromQuery[str | None] = None,
         status: int | None = Parameter(default=None, ge=1, le=10),
@@ -393,8 +399,8 @@ class ReportController(Controller):
     )
     async def timeliness(
         self,
-        runtime: Runtime,
-        queries: Queries,
+        runtime: NamedDependency[Runtime],
+        queries: NamedDependency[Queries],
         from_: Annotated[date, QueryParameter(name="from")],
         to: Annotated[date, QueryParameter(name="to")],
         agency: FromQuery[str | None] = None,

@@ -13,7 +13,7 @@ from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 
 from litestar import Response, get
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import (
@@ -170,8 +170,7 @@ METRICS_MEDIA_TYPE = CONTENT_TYPE_LATEST.replace("; charset=utf-8", "")
 
 
 @get("/metrics", include_in_schema=False)
-async def metrics(state: State) -> Response[bytes]:
+async def metrics(metrics_registry: NamedDependency[CollectorRegistry]) -> Response[bytes]:
     """Prometheus text format (the ledger's figures read from the database off the event loop)."""
-    registry: CollectorRegistry = state.metrics_registry
-    body = await asyncio.to_thread(generate_latest, registry)
+    body = await asyncio.to_thread(generate_latest, metrics_registry)
     return Response(body, media_type=METRICS_MEDIA_TYPE)

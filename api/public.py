@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, HeaderParameter
@@ -68,8 +69,8 @@ class PublicController(Controller):
     )
     async def lookup(
         self,
-        runtime: Runtime,
-        queries: Queries,
+        runtime: NamedDependency[Runtime],
+        queries: NamedDependency[Queries],
         code: FromPath[str],
         secret: Annotated[
             str, HeaderParameter(name="X-Lookup-Secret", min_length=1, max_length=64)

@@ -10,6 +10,7 @@ from typing import Annotated, Final
 
 import msgspec
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 from litestar.params import FromQuery, Parameter, QueryParameter
 
 from api.auth import authorized
@@ -173,8 +174,8 @@ class StepsReportController(Controller):
     )
     async def steps(
         self,
-        runtime: Runtime,
-        read_models: ReadModels,
+        runtime: NamedDependency[Runtime],
+        read_models: NamedDependency[ReadModels],
         from_: Annotated[date, QueryParameter(name="from")],
         to: Annotated[date, QueryParameter(name="to")],
         agency: FromQuery[str | None] = None,

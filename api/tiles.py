@@ -16,12 +16,14 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import CacheControlHeader
+from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from api.audit import MAX_SIZE, TEXT, answer, audit_log_of, latest_note
 from api.auth import require
 from api.problems import ProblemError
 from application.keys import Role
+from application.runtime import Runtime
 from application.transparency.log import AuditLog
 from application.transparency.tiles import (
     TileAddress,
@@ -78,8 +80,8 @@ class TilesController(Controller):
         cache_control=CacheControlHeader(max_age=5, public=True),
         summary="The latest checkpoint (tlog-tiles <prefix>/checkpoint), with cosignatures",
     )
-    async def checkpoint(self, request: Request[Any, Any, Any]) -> str:
-        return await answer(request, latest_note)
+    async def checkpoint(self, runtime: NamedDependency[Runtime]) -> str:
+        return await answer(runtime, latest_note)
 
     @get(
         "/tile/entries/{path:path}",
@@ -90,10 +92,13 @@ class TilesController(Controller):
         " leaf format of docs/audit.md); gzip-compressed when the client accepts gzip.",
     )
     async def entry_bundle(
-        self, request: Request[Any, Any, Any], path: FromPath[str]
+        self,
+        request: Request[Any, Any, Any],
+        runtime: NamedDependency[Runtime],
+        path: FromPath[str],
     ) -> Response[bytes]:
         address = _address(path, entries=True)
-        bundle = await asyncio.to_thread(_entry_bundle, audit_log_of(request), address)
+        bundle = await asyncio.to_thread(_entry_bundle, audit_log_of(runtime), address)
         if bundle is None:
             raise _not_available(address)
         headers = {"Vary": "Accept-Encoding"}
@@ -109,10 +114,10 @@ class TilesController(Controller):
         description="Public. <N> in 3-digit groups, all but the last prefixed with x.",
     )
     async def hash_tile(
-        self, request: Request[Any, Any, Any], path: FromPath[str]
+        self, runtime: NamedDependency[Runtime], path: FromPath[str]
     ) -> Response[bytes]:
         address = _address(path, entries=False)
-        tile = await asyncio.to_thread(_hash_tile, audit_log_of(request), address)
+        tile = await asyncio.to_thread(_hash_tile, audit_log_of(runtime), address)
         if tile is None:
             raise _not_available(address)
         return Response(tile, media_type=OCTETS, headers={"Cache-Control": IMMUTABLE})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -13,7 +14,6 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
-from api.auth import runtime_of
 from api.pages.i18n import LANGUAGE_COOKIE, LANGUAGES, Words, chosen_language
 
 PAGES_DIR: Final = Path(__file__).parent
@@ -43,8 +43,8 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 
-def agency_namer(request: Request[Any, Any, Any]) -> Any:
-    names = runtime_of(request).agencies
+def agency_namer(names: Mapping[str, str]) -> Callable[[str | None], str]:
+    """How pages show an agency: its name and code (the code alone when it has no name)."""
 
     def agency_name(code: str | None) -> str:
         if not code:
@@ -64,9 +64,11 @@ def page(
     template: str,
     status_code: int = 200,
     words: Words | None = None,
+    agency_names: Mapping[str, str] | None = None,
     **context: Any,
 ) -> Template:
-    """A page (or, for an HTMX request, the fragment template) in the reader's language."""
+    """A page (or, for an HTMX request, the fragment template) in the reader's language;
+    `agency_names`: for the pages that name agencies (the runtime's agencies)."""
     words = words or words_of(request)
     return Template(
         template_name=template,
@@ -75,7 +77,7 @@ def page(
             "_": words.gettext,
             "lang": words.language,
             "path": request.url.path,
-            "agency_name": agency_namer(request),
+            "agency_name": agency_namer(agency_names or {}),
             **context,
         },
         status_code=status_code,

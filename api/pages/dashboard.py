@@ -17,15 +17,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Final
 
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from api.auth import runtime_of
 from api.inspectors import csv_response
 from api.pages.charts import bar_chart, column_chart
 from api.pages.common import page
 from api.pages.inspect import _sign_in_redirect, current_session
 from api.problems import ProblemError
 from application.runtime import Runtime
+from application.sessions import PageSessions
 from domain.calendar import LOCAL_TZ
 from projections.registry import ReadModels
 from projections.report import TimelinessReport, timeliness_report
@@ -268,31 +269,37 @@ def build_dashboard(runtime: Runtime, read_models: ReadModels, period: Period) -
 
 
 async def _dashboard(
-    request: Request[Any, Any, Any], first: date | None, last: date | None, agency: str | None
+    runtime: Runtime,
+    read_models: ReadModels,
+    first: date | None,
+    last: date | None,
+    agency: str | None,
 ) -> Dashboard:
     period = Period.of(first, last, agency)
-    return await asyncio.to_thread(
-        build_dashboard, runtime_of(request), request.app.state.read_models, period
-    )
+    return await asyncio.to_thread(build_dashboard, runtime, read_models, period)
 
 
 @get("/dashboard", include_in_schema=False)
 async def dashboard(
     request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+    read_models: NamedDependency[ReadModels],
+    page_sessions: NamedDependency[PageSessions],
     first: Annotated[date | None, QueryParameter(name="from")] = None,
     last: Annotated[date | None, QueryParameter(name="to")] = None,
     agency: FromQuery[str | None] = None,
 ) -> Response[Any]:
-    session = await current_session(request)
+    session = await current_session(request, page_sessions)
     if session is None:
         return _sign_in_redirect(request)
-    board = await _dashboard(request, first, last, agency)
+    board = await _dashboard(runtime, read_models, first, last, agency)
     return page(
         request,
         "dashboard.html",
+        agency_names=runtime.agencies,
         session=session,
         board=board,
-        all_agencies=runtime_of(request).agencies,
+        all_agencies=runtime.agencies,
         bar_chart=bar_chart,
         column_chart=column_chart,
     )
@@ -301,17 +308,20 @@ async def dashboard(
 @get("/dashboard/csv/{table:str}", include_in_schema=False)
 async def dashboard_csv(
     request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+    read_models: NamedDependency[ReadModels],
+    page_sessions: NamedDependency[PageSessions],
     table: FromPath[str],
     first: Annotated[date | None, QueryParameter(name="from")] = None,
     last: Annotated[date | None, QueryParameter(name="to")] = None,
     agency: FromQuery[str | None] = None,
 ) -> Response[Any]:
-    if await current_session(request) is None:
+    if await current_session(request, page_sessions) is None:
         return _sign_in_redirect(request)
     if table not in TABLES:
         raise ProblemError(
             404, "no_such_table", f"the tables are {', '.join(TABLES)}", field="table"
         )
-    board = await _dashboard(request, first, last, agency)
+    board = await _dashboard(runtime, read_models, first, last, agency)
     chosen = board.tables()[table]
     return csv_response(chosen.header, chosen.rows, f"dashboard-{table}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import secrets
-import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,16 +19,17 @@ from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
 from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from api.audit import answer as audit_answer
-from api.auth import runtime_of
 from api.inspectors import LIST_COLUMNS, _csv_cell, _timeliness_filter, csv_response, dossier_out
 from api.pages.common import is_htmx, local_path, page
 from api.problems import ProblemError
+from application.runtime import Runtime
 from application.sessions import PageSession, PageSessions
 from application.transparency.bundle import encode_bundle
 from application.transparency.proofs import export_bundle
@@ -44,23 +44,14 @@ SESSION_COOKIE: Final = "ledger_session"
 SIGN_IN_CSRF_COOKIE: Final = "ledger_sign_in"
 PAGE_SIZE: Final = 25
 
-_sessions_lock = threading.Lock()
 
-
-def page_sessions(request: Request[Any, Any, Any]) -> PageSessions:
-    state = request.app.state
-    with _sessions_lock:
-        if getattr(state, "page_sessions", None) is None:
-            state.page_sessions = PageSessions(runtime_of(request).ledger.factory.datastore)  # type: ignore[attr-defined]
-    sessions: PageSessions = state.page_sessions
-    return sessions
-
-
-async def current_session(request: Request[Any, Any, Any]) -> PageSession | None:
+async def current_session(
+    request: Request[Any, Any, Any], page_sessions: PageSessions
+) -> PageSession | None:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
-    return await asyncio.to_thread(page_sessions(request).find, token)
+    return await asyncio.to_thread(page_sessions.find, token)
 
 
 def _secure(request: Request[Any, Any, Any]) -> bool:
@@ -119,17 +110,18 @@ async def sign_in_page(
 async def sign_in(
     request: Request[Any, Any, Any],
     data: Annotated[SignInForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    runtime: NamedDependency[Runtime],
+    page_sessions: NamedDependency[PageSessions],
 ) -> Response[Any]:
     expected = request.cookies.get(SIGN_IN_CSRF_COOKIE, "")
     if not (_same_origin(request) and expected and hmac.compare_digest(expected, data.csrf)):
         raise PermissionDeniedException(detail="the sign-in form must come from this site")
-    runtime = runtime_of(request)
     key = await asyncio.to_thread(runtime.keys.authenticate, data.key.strip())
     target = local_path(data.next, "/inspect")
     try:
         if key is None:
             raise PermissionError("unknown")
-        token, _session = await asyncio.to_thread(page_sessions(request).open, key)
+        token, _session = await asyncio.to_thread(page_sessions.open, key)
     except PermissionError as refusal:
         error = "role" if str(refusal) != "unknown" else "unknown"
         return page(request, "sign_in.html", 401, csrf=expected, next=target, error=error)
@@ -151,12 +143,13 @@ async def sign_in(
 async def sign_out(
     request: Request[Any, Any, Any],
     data: Annotated[SignOutForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    page_sessions: NamedDependency[PageSessions],
 ) -> Response[Any]:
-    session = await current_session(request)
+    session = await current_session(request, page_sessions)
     if session is not None:
         if not (_same_origin(request) and hmac.compare_digest(session.csrf_token, data.csrf)):
             raise PermissionDeniedException(detail="the sign-out form must come from this site")
-        await asyncio.to_thread(page_sessions(request).end, request.cookies[SESSION_COOKIE])
+        await asyncio.to_thread(page_sessions.end, request.cookies[SESSION_COOKIE])
     response = Redirect("/inspect/sign-in", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -181,10 +174,8 @@ def _list_filter(
 
 
 async def _list_page(
-    request: Request[Any, Any, Any], filters: DossierFilter, after: str | None, limit: int
+    runtime: Runtime, queries: Queries, filters: DossierFilter, after: str | None, limit: int
 ) -> Any:
-    runtime = runtime_of(request)
-    queries: Queries = request.app.state.queries
     return await queries.read_models.dossier_status.list_dossiers_async(
         queries.reads,
         filters,
@@ -198,6 +189,9 @@ async def _list_page(
 @get("/inspect", include_in_schema=False)
 async def inspect_home(
     request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+    queries: NamedDependency[Queries],
+    page_sessions: NamedDependency[PageSessions],
     code: FromQuery[str | None] = None,
     agency: FromQuery[str | None] = None,
     procedure: FromQuery[str | None] = None,
@@ -206,17 +200,17 @@ async def inspect_home(
     after: FromQuery[str | None] = None,
 ) -> Response[Any]:
     """Search by code, and the lists: overdue, due soon, late, by agency, procedure, status."""
-    session = await current_session(request)
+    session = await current_session(request, page_sessions)
     if session is None:
         return _sign_in_redirect(request)
     if code:
         try:
             parsed = DossierCode.parse(code.strip())
         except DomainError as error:
-            return _home(request, session, search_error=str(error), code=code)
+            return _home(request, runtime, session, search_error=str(error), code=code)
         return Redirect(f"/inspect/dossiers/{parsed}", status_code=303)
     filters = _list_filter(agency, procedure, status, timeliness)
-    listing = await _list_page(request, filters, after, PAGE_SIZE)
+    listing = await _list_page(runtime, queries, filters, after, PAGE_SIZE)
     query = {
         name: value
         for name, value in (
@@ -227,11 +221,12 @@ async def inspect_home(
         )
         if value
     }
-    return _home(request, session, listing=listing, query=query, after=after)
+    return _home(request, runtime, session, listing=listing, query=query, after=after)
 
 
-def _home(request: Request[Any, Any, Any], session: PageSession, **context: Any) -> Template:
-    runtime = runtime_of(request)
+def _home(
+    request: Request[Any, Any, Any], runtime: Runtime, session: PageSession, **context: Any
+) -> Template:
     context.setdefault("listing", None)
     context.setdefault("query", {})
     template = (
@@ -243,7 +238,7 @@ def _home(request: Request[Any, Any, Any], session: PageSession, **context: Any)
         session=session,
         procedures=runtime.rules.procedures,
         statuses=list(Status),
-        agencies=runtime_of(request).agencies,
+        agencies=runtime.agencies,
         now=datetime.now(UTC),
         calendar=runtime.rules.calendar,
         urlencode=urlencode,
@@ -254,17 +249,19 @@ def _home(request: Request[Any, Any, Any], session: PageSession, **context: Any)
 @get("/inspect/dossiers.csv", include_in_schema=False)
 async def list_csv(
     request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+    queries: NamedDependency[Queries],
+    page_sessions: NamedDependency[PageSessions],
     agency: FromQuery[str | None] = None,
     procedure: FromQuery[str | None] = None,
     status: Annotated[int | None, QueryParameter(ge=1, le=10)] = None,
     timeliness: FromQuery[str | None] = None,
 ) -> Response[Any]:
     """Every dossier of the list as CSV (the API's columns)."""
-    if await current_session(request) is None:
+    if await current_session(request, page_sessions) is None:
         return _sign_in_redirect(request)
-    runtime = runtime_of(request)
     listing = await _list_page(
-        request, _list_filter(agency, procedure, status, timeliness), None, 100_000
+        runtime, queries, _list_filter(agency, procedure, status, timeliness), None, 100_000
     )
     now = datetime.now(UTC)
     items = [
@@ -284,16 +281,17 @@ def _parse(code: str) -> DossierCode:
 @get("/inspect/dossiers/{code:str}", include_in_schema=False)
 async def dossier_timeline(
     request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+    queries: NamedDependency[Queries],
+    page_sessions: NamedDependency[PageSessions],
     code: FromPath[str],
     version: Annotated[int | None, QueryParameter(ge=1)] = None,
 ) -> Response[Any]:
     """One dossier's timeline; `version`: the state right after that event."""
-    session = await current_session(request)
+    session = await current_session(request, page_sessions)
     if session is None:
         return _sign_in_redirect(request)
-    runtime = runtime_of(request)
     parsed = _parse(code)
-    queries: Queries = request.app.state.queries
     entries = await queries.histories.history(parsed)
     if not entries:
         return page(request, "not_found.html", 404, session=session, code=str(parsed))
@@ -305,6 +303,7 @@ async def dossier_timeline(
     return page(
         request,
         template,
+        agency_names=runtime.agencies,
         session=session,
         code=str(parsed),
         lines=lines,
@@ -318,12 +317,17 @@ async def dossier_timeline(
 
 
 @get("/inspect/dossiers/{code:str}/bundle.json", include_in_schema=False)
-async def dossier_bundle(request: Request[Any, Any, Any], code: FromPath[str]) -> Response[Any]:
+async def dossier_bundle(
+    request: Request[Any, Any, Any],
+    runtime: NamedDependency[Runtime],
+    page_sessions: NamedDependency[PageSessions],
+    code: FromPath[str],
+) -> Response[Any]:
     """The export bundle (events as stored, their proofs, the signed checkpoint) for verify.js."""
-    if await current_session(request) is None:
+    if await current_session(request, page_sessions) is None:
         raise PermissionDeniedException(detail="sign in first")
     parsed = _parse(code)
-    bundle = await audit_answer(request, lambda log: export_bundle(log, parsed))
+    bundle = await audit_answer(runtime, lambda log: export_bundle(log, parsed))
     return Response(
         encode_bundle(bundle),
         media_type="application/json",

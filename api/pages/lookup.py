@@ -13,15 +13,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Request, get, post
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import TooManyRequestsException
 from litestar.params import Body
 from litestar.response import Template
 
-from api.auth import runtime_of
 from api.pages.common import is_htmx, language_cookie, page
 from api.pages.i18n import LANGUAGES, Words
 from api.public import find_public_dossier
+from application.runtime import Runtime
 from domain.code import DossierCode
 from domain.timeliness import Timeliness
 from projections.public_lookup import PublicDossier
@@ -46,11 +47,9 @@ class LookupAnswer:
 
 
 async def find_dossier(
-    request: Request[Any, Any, Any], code: str, secret: str
+    runtime: Runtime, queries: Queries, code: str, secret: str
 ) -> LookupAnswer | None:
     """The API's lookup (api.public), and then the dossier's public milestones."""
-    runtime = runtime_of(request)
-    queries: Queries = request.app.state.queries
     secret = secret if len(secret) <= MAX_SECRET else ""  # as long as the API accepts
     row = await find_public_dossier(runtime, queries, code.strip(), secret)
     if row is None:
@@ -72,15 +71,26 @@ async def lookup_page(request: Request[Any, Any, Any]) -> Template:
 async def lookup(
     request: Request[Any, Any, Any],
     data: Annotated[LookupForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    runtime: NamedDependency[Runtime],
+    queries: NamedDependency[Queries],
 ) -> Template:
     """The answer (a fragment for HTMX, else the whole page); `lang` switches the language."""
     words = Words(data.lang) if data.lang in LANGUAGES else None
-    answer = await find_dossier(request, data.code, data.secret)
+    answer = await find_dossier(runtime, queries, data.code, data.secret)
     form = LookupForm(code=data.code.strip())  # the secret is not sent back
     # HTMX swaps only 2xx answers in place; a whole page says 404 when nothing was found.
     status = 200 if answer is not None or is_htmx(request) else 404
     template = "_lookup_result.html" if is_htmx(request) else "lookup.html"
-    response = page(request, template, status, words, form=form, answer=answer, searched=True)
+    response = page(
+        request,
+        template,
+        status,
+        words,
+        agency_names=runtime.agencies,
+        form=form,
+        answer=answer,
+        searched=True,
+    )
     if words is not None:
         response.set_cookie(**language_cookie(words.language))
     return response
