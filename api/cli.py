@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from api.cli_common import CONTEXT, fail, load_settings, open_database
+from api.cli_common import CONTEXT, composition, fail, load_settings, open_database
 
 if TYPE_CHECKING:  # for annotations only: each command imports what it uses when it runs
     from application.keys import ApiKeys
@@ -68,7 +68,7 @@ def serve(host: str, port: int, projections: bool, workers: int) -> None:
         # restored data directory is checked against its signed checkpoint first.
         from api.cli_backup import check_restored  # noqa: PLC0415
 
-        open_database(settings)
+        open_database(composition(settings))
         restored_ok, lines = check_restored(settings)
         for line in lines:
             click.echo(line, err=True)
@@ -216,12 +216,11 @@ def keys_list() -> None:
 
 @contextmanager
 def _key_store() -> Iterator[ApiKeys]:
-    from application.bootstrap import open_ledger  # noqa: PLC0415
-    from application.keys import ApiKeys  # noqa: PLC0415
-
-    ledger = open_ledger(open_database(), pool_size=1)
+    parts = composition()
+    open_database(parts)
+    ledger = parts.ledger(pool_size=1)
     try:
-        yield ApiKeys(ledger.factory.datastore)  # type: ignore[attr-defined]
+        yield parts.keys(ledger)
     finally:
         ledger.close()
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from api.cli_common import CONTEXT, fail, load_settings, open_database
+from api.cli_common import CONTEXT, composition, fail, load_settings, open_database
 
 if TYPE_CHECKING:
     from application.bootstrap import Database
@@ -266,7 +266,7 @@ def audit_checkpoint() -> None:
 
     settings = load_settings()
     try:
-        latest, outcomes = checkpoint_now(open_database(settings), settings)
+        latest, outcomes = checkpoint_now(open_database(composition(settings)), settings)
     except (CheckpointRefused, SigningKeyError) as error:
         fail(str(error))
         raise  # unreachable: fail exits

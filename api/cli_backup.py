@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from api.cli_common import CONTEXT, fail, load_settings, open_database
+from api.cli_common import CONTEXT, composition, fail, load_settings, open_database
 
 if TYPE_CHECKING:
     from application.backup import SignedHead
@@ -34,7 +34,7 @@ def backup(target: Path) -> None:
     from projections.audit_log import open_audit_log  # noqa: PLC0415
 
     settings = load_settings()
-    database = open_database(settings)
+    database = open_database(composition(settings))
     view = open_audit_log(database.ledger_env(pool_size=1))
     try:
         with view.log.reading() as store:
@@ -136,7 +136,7 @@ def check_restored(settings: Settings) -> tuple[bool, list[str]]:
     pending = pending_restore(settings.data_dir)
     if pending is False:
         return True, []
-    database = open_database(settings)
+    database = open_database(composition(settings))
     ok, lines = _compare(database, pending if isinstance(pending, SignedHead) else None)
     if ok:
         restore_checked(settings.data_dir)

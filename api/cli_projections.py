@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from api.cli_common import CONTEXT, fail, load_settings, open_database
+from api.cli_common import CONTEXT, composition, fail, load_rules, open_database
 from projections.names import ALL, DEFAULT_PAGE_SIZE
 
 if TYPE_CHECKING:
-    from application.bootstrap import Database
-    from domain.commands import Rules
+    from application.runtime import Composition
     from projections.registry import ReadModels
 
 REPORT_EVERY_SECONDS = 5.0
@@ -32,17 +31,12 @@ BATCH_OPTION = click.option(
 )
 
 
-def _prepare() -> tuple[Database, Rules]:
-    from application.catalogue import DataFileError  # noqa: PLC0415
-    from application.runtime import load_rules  # noqa: PLC0415
-
-    settings = load_settings()
-    try:
-        rules = load_rules(settings)
-    except DataFileError as error:
-        fail(str(error), 2)
-        raise  # unreachable: fail exits
-    return open_database(settings), rules
+def _prepare() -> Composition:
+    """The rules loaded and the database migrated, as `serve` has them (no monitor, no writer)."""
+    parts = composition()
+    load_rules(parts)
+    open_database(parts)
+    return parts
 
 
 @click.command("project", context_settings=CONTEXT)
@@ -55,13 +49,13 @@ def project(verbose: bool, batch: int) -> None:
 
     Each read model is projected by a process of its own; one that exits is restarted.
     """
-    from application.bootstrap import open_ledger  # noqa: PLC0415
     from projections.registry import open_read_models  # noqa: PLC0415
     from projections.supervisor import Supervisor  # noqa: PLC0415
 
-    database, _rules = _prepare()  # a broken rules file fails here, not in every worker
+    parts = _prepare()  # a broken rules file fails here, not in every worker
+    database = parts.database
     models = open_read_models(database, pool_size=1)  # creates the tables before the workers
-    ledger = open_ledger(database, pool_size=1)
+    ledger = parts.ledger(pool_size=1)
     stopping = threading.Event()
 
     def request_stop(_signal: int, _frame: FrameType | None) -> None:
@@ -105,7 +99,7 @@ def rebuild(name: str, batch: int) -> None:
     from projections.rebuild import RebuildInProgressError  # noqa: PLC0415
     from projections.rebuild import rebuild as rebuild_read_model  # noqa: PLC0415
 
-    database, rules = _prepare()
+    parts = _prepare()
     with Progress(transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task(f"rebuilding {name}", total=None)
 
@@ -113,7 +107,9 @@ def rebuild(name: str, batch: int) -> None:
             bar.update(task, completed=position, total=head)
 
         try:
-            rebuilt = rebuild_read_model(database, rules, name, page_size=batch, progress=progress)
+            rebuilt = rebuild_read_model(
+                parts.database, parts.rules, name, page_size=batch, progress=progress
+            )
         except RebuildInProgressError as error:
             fail(str(error))
             raise  # unreachable: fail exits

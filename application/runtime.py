@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal, cast
 
 from eventsourcing.persistence import TrackingRecorder
@@ -83,33 +84,8 @@ class Runtime:
 
     @classmethod
     def start(cls, settings: Settings) -> Runtime:
-        rules = load_rules(settings)
-        agencies = load_agencies(settings.agencies_file)
-        database = prepare_database(settings)
-        ledger = open_ledger(database, pool_size=settings.pool_size)
-        keys = ApiKeys(ledger.factory.datastore)  # type: ignore[attr-defined]
-        monitor = DatabaseMonitor(
-            database.url,
-            database.app_role,
-            timeout=settings.database_timeout,
-            storage_path=settings.watched_storage,
-            storage_reserve_bytes=settings.storage_reserve_bytes,
-            application_name=ledger.name,
-        )
-        monitor.start()
-        if settings.embedded:
-            server = EmbeddedPostgres.for_data_dir(settings.embedded_data_dir)
-            server.watch(monitor.server_running)
-        return cls(
-            settings=settings,
-            database=database,
-            ledger=ledger,
-            rules=rules,
-            keys=keys,
-            secrets=LookupSecrets.from_file(settings.secret_pepper_path),
-            monitor=monitor,
-            agencies=agencies,
-        )
+        """Everything a server holds, its database monitor started (`Composition.runtime`)."""
+        return Composition(settings).runtime()
 
     def follow_views(self, views: dict[str, Any]) -> None:
         """Serve these read models, and report their lag."""
@@ -143,3 +119,69 @@ class Runtime:
             self._writer.stop()
         self.keys.close()
         self.ledger.close()
+
+
+class Composition:
+    """The composition root: every ledger process (`serve`, `project`, each CLI command) builds
+    what it needs from the settings here, and only that. Each part is built when first asked
+    for: `ledger rebuild` loads the rules and migrates the database, and starts no monitor and
+    no writer; `ledger keys` never reads the calendar."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def rules(self) -> Rules:
+        return load_rules(self.settings)
+
+    @cached_property
+    def agencies(self) -> Mapping[str, str]:
+        return load_agencies(self.settings.agencies_file)
+
+    @cached_property
+    def database(self) -> Database:
+        """The database, migrated (the embedded server started first when no URL is set)."""
+        return prepare_database(self.settings)
+
+    def ledger(self, pool_size: int | None = None) -> DossierLedger:
+        """A new ledger on the database (its pool: LEDGER_POOL_SIZE by default); the caller
+        closes it."""
+        size = self.settings.pool_size if pool_size is None else pool_size
+        return open_ledger(self.database, pool_size=size)
+
+    def keys(self, ledger: DossierLedger) -> ApiKeys:
+        return ApiKeys(ledger.factory.datastore)  # type: ignore[attr-defined]
+
+    def monitor(self, ledger: DossierLedger) -> DatabaseMonitor:
+        """The database's probe, started (and watching the embedded server, if that is it)."""
+        settings = self.settings
+        monitor = DatabaseMonitor(
+            self.database.url,
+            self.database.app_role,
+            timeout=settings.database_timeout,
+            storage_path=settings.watched_storage,
+            storage_reserve_bytes=settings.storage_reserve_bytes,
+            application_name=ledger.name,
+        )
+        monitor.start()
+        if settings.embedded:
+            server = EmbeddedPostgres.for_data_dir(settings.embedded_data_dir)
+            server.watch(monitor.server_running)
+        return monitor
+
+    def runtime(self) -> Runtime:
+        """Everything a server holds (`Runtime.start`)."""
+        rules, agencies, database = self.rules, self.agencies, self.database
+        ledger = self.ledger()
+        keys = self.keys(ledger)
+        monitor = self.monitor(ledger)
+        return Runtime(
+            settings=self.settings,
+            database=database,
+            ledger=ledger,
+            rules=rules,
+            keys=keys,
+            secrets=LookupSecrets.from_file(self.settings.secret_pepper_path),
+            monitor=monitor,
+            agencies=agencies,
+        )
