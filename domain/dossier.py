@@ -56,7 +56,7 @@ from domain.errors import (
     UnknownProcedure,
 )
 from domain.procedures import PlannedStep, Procedure, ProcessingTime, TimeUnit
-from domain.status import EventType, Status, is_allowed, status_after
+from domain.status import EVENT_TYPES, EventType, Status, is_allowed, status_after
 from domain.steps import StepChange, StepFlag, StepRun, resumed_due, start_step
 from domain.timeliness import Timeliness, classify
 
@@ -149,7 +149,7 @@ class Dossier(Aggregate):
 
         @property
         def type(self) -> EventType:
-            return EventType(type(self).__name__)
+            return EVENT_TYPES[type(self).__name__]
 
         def apply(self, aggregate: Dossier) -> None:
             aggregate.status = status_after(aggregate.status, self.type)
