@@ -226,7 +226,7 @@ def expected_status_row(ledger: DossierLedger, dossier_id: UUID) -> dict[str, An
 def catch_up(view_name: str, database: Database, ledger: DossierLedger, page_size: int) -> None:
     view = open_read_model_view(database, view_name)
     runner = ProjectionRunner(
-        READ_MODELS[view_name].projection_class(view, CALENDAR), ledger, page_size=page_size
+        [READ_MODELS[view_name].projection_class(view, CALENDAR)], ledger, page_size=page_size
     )
     runner.catch_up(ledger.recorder.max_notification_id() or 0)
     view.datastore.close()
@@ -393,7 +393,8 @@ def test_a_running_projector_follows_new_events_and_stops_promptly(
         wait_until(models.by_name().values(), new_head, timeout=5)
         assert time.monotonic() - started < 2  # LISTEN wakes the runners
         assert lags(new_head, models.by_name()) == dict.fromkeys(ALL, 0)
-        assert [runner.position() for runner in runners] == [new_head] * len(ALL)
+        positions = {name: at for runner in runners for name, at in runner.positions().items()}
+        assert positions == dict.fromkeys(ALL, new_head)
     finally:
         started = time.monotonic()
         for runner in runners:
@@ -412,7 +413,7 @@ def test_lag_is_the_head_minus_the_projected_position(
     head = ledger.recorder.max_notification_id() or 0
     view = open_read_model_view(database, TIMELINESS, tables="lag_probe")
     runner = ProjectionRunner(
-        READ_MODELS[TIMELINESS].projection_class(view, CALENDAR), ledger, page_size=50
+        [READ_MODELS[TIMELINESS].projection_class(view, CALENDAR)], ledger, page_size=50
     )
     try:
         assert lags(head, {"probe": view}) == {"probe": head}
