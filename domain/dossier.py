@@ -65,6 +65,9 @@ LEDGER_NAMESPACE = UUID("5907bb6b-6451-4250-82b1-e92688793389")
 
 _A = TypeVar("_A", bound=BaseAggregate[UUID])
 
+_EVENT_TYPES = {member.value: member for member in EventType}
+"""EventType by its value: a dict lookup, where EventType(value) costs an enum call per event."""
+
 
 def dossier_id(code: DossierCode) -> UUID:
     return _id_of(str(code))
@@ -149,7 +152,7 @@ class Dossier(Aggregate):
 
         @property
         def type(self) -> EventType:
-            return EventType(type(self).__name__)
+            return _EVENT_TYPES[type(self).__name__]
 
         def apply(self, aggregate: Dossier) -> None:
             aggregate.status = status_after(aggregate.status, self.type)

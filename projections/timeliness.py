@@ -62,6 +62,7 @@ from projections.dossier_rows import (
     create_table_statement,
     restore,
     select_by_ids_statement,
+    stored_ids,
 )
 from projections.names import TIMELINESS
 from projections.view import PagedProjection, PagedView
@@ -450,8 +451,7 @@ class TimelinessView(PagedView):
     def write(
         self, cursor: Cursor[DictRow], events: Sequence[Dossier.Event], calendar: WorkCalendar
     ) -> None:
-        ids = dict.fromkeys(event.originator_id for event in events)
-        cached, missing = self.cache.lookup(ids)
+        cached, missing = self.cache.lookup(stored_ids(events))
         tally = Tally(calendar)
         dossiers = {key: dossier for key, (dossier, _wait) in cached.items()}
         tally.waits = {key: wait for key, (_dossier, wait) in cached.items()}
