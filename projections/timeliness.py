@@ -35,8 +35,9 @@ dossiers open at the end of a past period as they were at that end, whatever hap
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 from typing import Any, Final, NamedTuple
 from uuid import UUID
 
@@ -114,9 +115,10 @@ def spell_key(dossier: Dossier | None) -> SpellKey | None:
     return SpellKey(dossier.original_due_at, dossier.paused_at, dossier.supplement_requests)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Spell:
-    """A dossier open with the same clock facts from `since` to `until` (None: still)."""
+    """A dossier open with the same clock facts from `since` to `until` (None: still); a
+    spell the page opened is closed in place if the page ends it too."""
 
     id: UUID
     version: int
@@ -160,7 +162,7 @@ class SpellBook:
         if index is None:
             self.closed_stored[dossier_id] = at
         else:
-            self.new[index] = replace(self.new[index], until=at)
+            self.new[index].until = at
 
 
 class CounterKey(NamedTuple):
@@ -495,8 +497,9 @@ class TimelinessView(PagedView):
         if spells.new:
             with cursor.copy(self._copy_spells) as copy:
                 copy.set_types([SPELL_TYPES[name] for name in SPELL_FIELDS])
+                values = attrgetter(*SPELL_FIELDS)
                 for spell in spells.new:
-                    copy.write_row([getattr(spell, name) for name in SPELL_FIELDS])
+                    copy.write_row(values(spell))
 
     def saved(self, position: int) -> None:
         self.cache.commit(position)
