@@ -113,13 +113,13 @@ def start_projections(
     """Start one runner (a thread with its own connections) for the read models `names`: one
     reader that decodes each page once for all of them; `stop()` it."""
     ledger = open_ledger(database, pool_size=1)
-    views = [open_read_model_view(database, name) for name in names]
+    views = {name: open_read_model_view(database, name) for name in names}
     runner = ProjectionRunner(
-        [READ_MODELS[view.base_name].projection_class(view, rules.calendar) for view in views],
+        [READ_MODELS[name].projection_class(view, rules.calendar) for name, view in views.items()],
         ledger,
         listen_url=database.url,
         page_size=page_size,
-        on_stop=(ledger.close, *(view.datastore.close for view in views)),
+        on_stop=(ledger.close, *(view.datastore.close for view in views.values())),
     )
     runner.start()
     return [runner]
