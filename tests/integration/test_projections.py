@@ -379,6 +379,65 @@ def test_lists_filter_by_status_and_procedure(models: ReadModels) -> None:
     ]
 
 
+# --- One reader for many read models --------------------------------------------------------
+
+
+def fresh_tables(name: str, suffix: str) -> list[tuple[str, str]]:
+    """A read model's tables (and their sort keys) under the tables name `name + suffix`."""
+    spells = [("timeliness_spells", "id, version")] if name == TIMELINESS else []
+    return [
+        (table.replace(name, name + suffix, 1), key)
+        for table, key in [*READ_MODEL_TABLES[name], *spells]
+    ]
+
+
+def test_read_models_caught_up_together_equal_each_caught_up_alone(
+    database: Database, ledger: DossierLedger
+) -> None:
+    """One runner reads and decodes each page once for all the read models, one of which
+    starts ahead of the others; each ends as if caught up alone, and as the events say."""
+    head = append(ledger, random_histories(40, seed=11, until=NOW))
+    alone = {name: open_read_model_view(database, name, tables=name + "__alone") for name in ALL}
+    together = {name: open_read_model_view(database, name, tables=name + "__one") for name in ALL}
+    try:
+        for name, view in alone.items():
+            projection = READ_MODELS[name].projection_class(view, CALENDAR)
+            ProjectionRunner([projection], ledger, page_size=89).catch_up(head)
+        projections = [READ_MODELS[n].projection_class(v, CALENDAR) for n, v in together.items()]
+        ahead = ProjectionRunner([projections[2]], ledger, page_size=61)
+        ahead.step()
+        ahead.step()
+        runner = ProjectionRunner(projections, ledger, page_size=73)
+        assert 0 == runner.position() < runner.positions()[ALL[2]] < head
+        runner.catch_up(head)
+
+        assert runner.positions() == dict.fromkeys(ALL, head)
+        for name in ALL:
+            for (one, key), (single, _key) in zip(
+                fresh_tables(name, "__one"), fresh_tables(name, "__alone"), strict=True
+            ):
+                assert table_contents(database, one, key) == table_contents(database, single, key)
+        # And as the events say: the replayed dossiers, one leaf per event.
+        ids = dossier_ids(ledger)
+        rows = table_contents(database, "dossier_status__one", "id")
+        assert [row["id"] for row in rows] == sorted(ids)
+        status_fields = list(expected_status_row(ledger, ids[0]))
+        for row in rows:
+            expected = expected_status_row(ledger, row["id"])
+            assert {field: row[field] for field in status_fields} == expected
+        events = table_contents(database, "ledger_events", "notification_id")
+        leaves = table_contents(database, "audit_log__one_leaves", "leaf_index")
+        assert [leaf["notification_id"] for leaf in leaves] == [
+            event["notification_id"] for event in events
+        ]
+    finally:
+        for view in [*alone.values(), *together.values()]:
+            with view.datastore.transaction(commit=True) as cursor:
+                for table in view.table_names:
+                    cursor.execute(f"DROP TABLE IF EXISTS {table}")
+            view.datastore.close()
+
+
 # --- Running, waiting, lag ------------------------------------------------------------------
 
 
