@@ -18,6 +18,7 @@ import msgspec.inspect
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.dto import AbstractDTO
 from litestar.dto.data_structures import DTOFieldDefinition
+from litestar.types import Scope
 from litestar.typing import FieldDefinition
 
 from api.problems import ProblemError
@@ -35,11 +36,14 @@ class JsonBody(AbstractDTO[Any]):
         return type(f"JsonBody_{decode.__name__}", (cls,), {"decode": staticmethod(decode)})
 
     def decode_bytes(self, value: bytes) -> Any:
-        require_json(self.asgi_connection.headers.get("content-type"))
-        return type(self).decode(value)
+        scope = self.asgi_connection.scope
+        require_json(content_type(scope))
+        decoded = type(self).decode(value)
+        scope["state"][WIRE_BYTES] = len(value)
+        return decoded
 
     def decode_builtins(self, value: dict[str, Any]) -> Any:  # a form: not JSON
-        raise unsupported_media_type(self.asgi_connection.headers.get("content-type"))
+        raise unsupported_media_type(content_type(self.asgi_connection.scope))
 
     @classmethod
     def create_for_field_definition(
@@ -62,6 +66,18 @@ class JsonBody(AbstractDTO[Any]):
     @classmethod
     def detect_nested_field(cls, field_definition: FieldDefinition) -> bool:
         return False
+
+
+WIRE_BYTES = "wire_bytes"
+"""The scope state's key for the length of the body as sent (set once it is decoded)."""
+
+
+def content_type(scope: Scope) -> str | None:
+    """The Content-Type header read straight from the scope (no header mapping is built)."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":  # ASGI servers give header names in lowercase
+            return value.decode("latin-1")
+    return None
 
 
 def require_json(content_type: str | None) -> None:

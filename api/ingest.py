@@ -16,13 +16,12 @@ from litestar.connection import ASGIConnection
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body, QueryParameter
-from litestar.response.base import ASGIResponse
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_403_FORBIDDEN
-from litestar.types import Empty
+from litestar.types import Empty, Receive, Scope, Send
 
 from api import contract
 from api.auth import authorized, current_key
-from api.bodies import JSON, JsonBody, missing_body
+from api.bodies import JSON, WIRE_BYTES, JsonBody, missing_body
 from api.problems import ProblemError, domain_problem, problem_responses, refused_in_batch
 from api.schemas import (
     EXAMPLE_APPENDED,
@@ -43,7 +42,7 @@ from application.writer import AsyncIngestWriter, Outcome, Submission
 from domain import commands
 from domain.code import DossierCode
 from domain.errors import DomainError
-from domain.status import EventType, Status
+from domain.status import EVENT_TYPES, Status
 from projections.registry import wait_until
 
 _log = logging.getLogger(__name__)
@@ -112,7 +111,7 @@ def to_submission(
         fields["items"] = tuple(data.items)
     command = commands.EventCommand(
         event_id=event.event_id,
-        type=EventType(str(event.__struct_config__.tag)),
+        type=EVENT_TYPES[event.__struct_config__.tag],  # type: ignore[index]
         occurred_at=event.occurred_at,
         actor=commands.Actor(id=event.actor.id, role=event.actor.role),
         source=source,
@@ -183,11 +182,34 @@ def page_address(request: Request[Any, Any, Any]) -> str:
 
 
 _ANSWER = msgspec.json.Encoder()
+_JSON_TYPE = (b"content-type", JSON.encode())
 
 
-def json_answer(answer: AppendedOut, status: int) -> ASGIResponse:
+class JsonAnswer:
+    """An answer of JSON bytes sent as its two ASGI messages: what an ASGIResponse sends for
+    it, without building its header and cookie structures per request (the write endpoints
+    answer POST only, so never a HEAD without a body)."""
+
+    __slots__ = ("body", "status")
+
+    def __init__(self, body: bytes, status: int) -> None:
+        self.body = body
+        self.status = status
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": self.status,
+                "headers": [_JSON_TYPE, (b"content-length", str(len(self.body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})
+
+
+def json_answer(answer: AppendedOut, status: int) -> JsonAnswer:
     """The answer as bytes, encoded once by msgspec (no per-request encoder lookup)."""
-    return ASGIResponse(body=_ANSWER.encode(answer), status_code=status, media_type=JSON)
+    return JsonAnswer(_ANSWER.encode(answer), status)
 
 
 CONSISTENCY_TIMEOUT = 10.0
@@ -305,14 +327,17 @@ class IngestController(Controller):
         ],
         ingest: Ingest,
         consistent: Annotated[bool, CONSISTENT] = False,
-    ) -> ASGIResponse:
+    ) -> JsonAnswer:
         # Litestar hands Empty for a missing body, whatever the annotation says.
         if data is Empty:  # type: ignore[comparison-overlap]
             raise missing_body()
         key = current_key(request)
         base_url = page_address(request) if isinstance(data, contract.ReceivedEvent) else ""
-        dossier: DossierCode = request.scope["state"]["dossier_code"]
-        submission = to_submission(dossier, data, key.name, ingest.runtime.secrets)
+        state = request.scope["state"]
+        dossier: DossierCode = state["dossier_code"]
+        submission = to_submission(
+            dossier, data, key.name, ingest.runtime.secrets, state.get(WIRE_BYTES)
+        )
         (outcome,) = await ingest.append([submission], consistent)
         if isinstance(outcome, DomainError):
             raise outcome

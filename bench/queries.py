@@ -218,6 +218,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--workers", type=int, default=1, help="`ledger serve --workers`")
     parser.add_argument("--database-url", help="a PostgreSQL superuser URL (default: embedded)")
     args = parser.parse_args()
 
@@ -249,7 +250,7 @@ def main() -> None:
             bench_db.url, ids, args.clients, args.seconds, EVENTS_OF_A_DOSSIER
         )
         os.environ["LEDGER_PUBLIC_RATE_LIMIT_PER_MINUTE"] = "0"  # one client address: no limit
-        server = start_server(bench_db.url, bench_db.data_dir, args.port, 1)
+        server = start_server(bench_db.url, bench_db.data_dir, args.port, args.workers)
         try:
             base = f"http://127.0.0.1:{args.port}"
             lookup = bench_public_lookup(base, codes, args.clients, args.seconds)

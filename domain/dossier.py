@@ -56,7 +56,7 @@ from domain.errors import (
     UnknownProcedure,
 )
 from domain.procedures import PlannedStep, Procedure, ProcessingTime, TimeUnit
-from domain.status import EventType, Status, is_allowed, status_after
+from domain.status import EVENT_TYPES, EventType, Status, is_allowed, status_after
 from domain.steps import StepChange, StepFlag, StepRun, resumed_due, start_step
 from domain.timeliness import Timeliness, classify
 
@@ -64,9 +64,6 @@ LEDGER_NAMESPACE = UUID("5907bb6b-6451-4250-82b1-e92688793389")
 """Fixed forever: dossier ids are uuid5(LEDGER_NAMESPACE, code), so one code is one dossier."""
 
 _A = TypeVar("_A", bound=BaseAggregate[UUID])
-
-_EVENT_TYPES = {member.value: member for member in EventType}
-"""EventType by its value: a dict lookup, where EventType(value) costs an enum call per event."""
 
 
 def dossier_id(code: DossierCode) -> UUID:
@@ -152,7 +149,7 @@ class Dossier(Aggregate):
 
         @property
         def type(self) -> EventType:
-            return _EVENT_TYPES[type(self).__name__]
+            return EVENT_TYPES[type(self).__name__]
 
         def apply(self, aggregate: Dossier) -> None:
             aggregate.status = status_after(aggregate.status, self.type)

@@ -79,6 +79,10 @@ class EventType(StrEnum):
 
 E = EventType
 
+EVENT_TYPES: Mapping[str, EventType] = MappingProxyType({t.value: t for t in EventType})
+"""Each event type by its name: what `EventType(name)` answers, without the enum's call (a
+lookup per event on the write path and in every read model's catch-up)."""
+
 _IN_PROGRESS = frozenset(
     {
         E.TRANSFERRED,
