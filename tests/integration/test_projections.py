@@ -407,6 +407,7 @@ def test_read_models_caught_up_together_equal_each_caught_up_alone(
         ahead = ProjectionRunner([projections[2]], ledger, page_size=61)
         ahead.step()
         ahead.step()
+        ahead.close_threads()
         runner = ProjectionRunner(projections, ledger, page_size=73)
         assert 0 == runner.position() < runner.positions()[ALL[2]] < head
         runner.catch_up(head)
