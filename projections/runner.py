@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -51,8 +52,12 @@ class ReadPage:
 
 @dataclass
 class _Model:
+    """A read model of a runner: where it stands, and when it may try again after a failure."""
+
     projection: PagedProjection[Any]
     position: int
+    retry_at: float = 0.0  # time.monotonic(); 0: not failing
+    delay: float = 0.0
 
 
 class ProjectionRunner:
@@ -135,13 +140,22 @@ class ProjectionRunner:
             self._next = None
 
     def step(self) -> bool:
-        """Apply the next page, if any. True when more events may be waiting already."""
-        page = self._take_page(self.position())
+        """Apply the next page, if any. True when more events may be waiting already.
+
+        A read model whose page failed while others' did not sits out until its retry is due
+        (doubling up to MAX_RETRY_DELAY): the others go on without it, and it catches up from
+        its own position when it tries again (a runner of one read model raises the failure
+        for its own retry instead)."""
+        now = time.monotonic()
+        active = [model for model in self._models if model.retry_at <= now]
+        if not active:
+            return False
+        page = self._take_page(min(model.position for model in active))
         if page.count == 0:
             return False
         if page.count == self.page_size:  # read the next page while this one is written
             self._next = self._threads().submit(self._read, page.last)
-        waiting = [model for model in self._models if model.position < page.last]
+        waiting = [model for model in active if model.position < page.last]
         fresh = self._apply_all(waiting, page)
         self.events_applied += page.count
         return page.count == self.page_size or not fresh
@@ -171,23 +185,42 @@ class ProjectionRunner:
 
     def _apply_all(self, models: list[_Model], page: ReadPage) -> bool:
         """Every model's share of the page, at once (a thread each); False if one was stale."""
-        if len(models) == 1:
+        if len(models) == 1 and len(self._models) == 1:
             return self._apply(models[0], page)
         pool = self._threads()
         others = [pool.submit(self._apply, model, page) for model in models[1:]]
-        error: BaseException | None = None
+        outcomes: list[bool | Exception] = []
         try:
-            fresh = self._apply(models[0], page)
-        except BaseException as failure:
-            fresh, error = False, failure
+            outcomes.append(self._apply(models[0], page))
+        except Exception as failure:
+            outcomes.append(failure)
         for future in others:
             try:
-                fresh = future.result() and fresh
-            except BaseException as failure:
-                error = error or failure
-        if error is not None:
-            raise error
+                outcomes.append(future.result())
+            except Exception as failure:
+                outcomes.append(failure)
+        fresh = True
+        for model, outcome in zip(models, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                self._sit_out(model, outcome)
+                fresh = False
+            else:
+                model.retry_at, model.delay = 0.0, 0.0
+                fresh = outcome and fresh
         return fresh
+
+    def _sit_out(self, model: _Model, failure: Exception) -> None:
+        model.delay = min(max(model.delay * 2, self.poll_interval), MAX_RETRY_DELAY)
+        model.retry_at = time.monotonic() + model.delay
+        self.last_error = failure
+        _log.error(
+            "%s: a page failed (%s: %s); the other read models go on, it retries in %.1f s",
+            model.projection.name,
+            type(failure).__name__,
+            failure,
+            model.delay,
+            exc_info=failure,
+        )
 
     def _apply(self, model: _Model, page: ReadPage) -> bool:
         events: Sequence[Dossier.Event] = ()

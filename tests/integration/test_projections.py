@@ -439,6 +439,45 @@ def test_read_models_caught_up_together_equal_each_caught_up_alone(
             view.datastore.close()
 
 
+def test_a_failing_read_model_does_not_hold_back_the_others_of_its_runner(
+    database: Database, ledger: DossierLedger
+) -> None:
+    """The read models of one runner share its pages, not its failures: while one fails on
+    every page the others reach the head; once it stops failing it catches up as well."""
+    head = append(ledger, random_histories(20, seed=12, until=NOW))
+    views = {name: open_read_model_view(database, name, tables=name + "__fail") for name in ALL}
+    try:
+        projections = [READ_MODELS[n].projection_class(v, CALENDAR) for n, v in views.items()]
+        broken = projections[1]
+        healthy = broken.process_page
+        failing = True
+
+        def process_page(page: Any) -> bool:
+            if failing:
+                raise RuntimeError("a read model's bug")
+            return healthy(page)
+
+        broken.process_page = process_page  # type: ignore[method-assign]
+        runner = ProjectionRunner(projections, ledger, page_size=29, poll_interval=0.05)
+        runner.start()
+        try:
+            others = [view for name, view in views.items() if name != ALL[1]]
+            wait_until(others, head, timeout=20)
+            assert views[ALL[1]].position(ledger.name) < head
+            assert isinstance(runner.last_error, RuntimeError)
+            failing = False
+            wait_until(views.values(), head, timeout=20)
+        finally:
+            runner.stop()
+        assert runner.positions() == dict.fromkeys(ALL, head)
+    finally:
+        for view in views.values():
+            with view.datastore.transaction(commit=True) as cursor:
+                for table in view.table_names:
+                    cursor.execute(f"DROP TABLE IF EXISTS {table}")
+            view.datastore.close()
+
+
 # --- Running, waiting, lag ------------------------------------------------------------------
 
 
