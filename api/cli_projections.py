@@ -94,17 +94,33 @@ def rebuild(name: str, batch: int) -> None:
     The old tables keep serving reads until the swap, which is atomic.
     """
     from rich.console import Console  # noqa: PLC0415
-    from rich.progress import Progress  # noqa: PLC0415
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from projections.rebuild import RebuildInProgressError  # noqa: PLC0415
     from projections.rebuild import rebuild as rebuild_read_model  # noqa: PLC0415
 
     parts = _prepare()
-    with Progress(transient=True, console=Console(stderr=True)) as bar:
-        task = bar.add_task(f"rebuilding {name}", total=None)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=24),
+        # Positions are notification ids: as many as the events, but for the ids rolled-back
+        # appends left unused.
+        TextColumn("{task.fields[done]}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as bar:
+        task = bar.add_task(f"rebuilding {name}", total=None, done="")
+        started = time.monotonic()
 
         def progress(position: int, head: int) -> None:
-            bar.update(task, completed=position, total=head)
+            elapsed = time.monotonic() - started
+            done = f"{position:,}/{head:,} events, {position / max(elapsed, 1e-6):,.0f} events/s"
+            bar.update(task, completed=position, total=head, done=done)
 
         try:
             rebuilt = rebuild_read_model(

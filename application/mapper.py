@@ -18,6 +18,7 @@ _ENCODER = msgspec.json.Encoder(order="deterministic")
 
 _STATE_TYPES: dict[type[Any], type[msgspec.Struct]] = {}
 _DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {}
+_TOPICS: dict[str, type[Any]] = {}
 
 
 _CLASS_VERSION = "class_version"
@@ -73,8 +74,21 @@ class MsgspecMapper(Mapper[UUID]):
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        event_class: type[Any] = resolve_topic(stored_event.topic)
-        data = stored_event.state
+        return self.decode(
+            stored_event.topic,
+            stored_event.originator_id,
+            stored_event.originator_version,
+            stored_event.state,
+        )
+
+    def decode(
+        self, topic: str, originator_id: UUID | str, originator_version: int, data: bytes
+    ) -> DomainEventProtocol[UUID]:
+        """The domain event of a stored record's fields (projectors decode rows as they are read:
+        no StoredEvent in between)."""
+        event_class = _TOPICS.get(topic)
+        if event_class is None:
+            event_class = _TOPICS[topic] = resolve_topic(topic)
         try:
             if self.cipher:
                 data = self.cipher.decrypt(data)
@@ -83,15 +97,14 @@ class MsgspecMapper(Mapper[UUID]):
             state = self._decode_state(event_class, data)
         except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as error:
             msg = (
-                f"Failed to decode stored event {stored_event.topic} of "
-                f"{stored_event.originator_id} version {stored_event.originator_version}: {error}"
+                f"Failed to decode stored event {topic} of "
+                f"{originator_id} version {originator_version}: {error}"
             )
             raise MapperDeserialisationError(msg) from error
-        originator_id = stored_event.originator_id
         state["originator_id"] = (
             originator_id if isinstance(originator_id, UUID) else UUID(originator_id)
         )
-        state["originator_version"] = stored_event.originator_version
+        state["originator_version"] = originator_version
         event = object.__new__(event_class)
         object.__setattr__(event, "__dict__", state)
         return typing.cast(DomainEventProtocol[UUID], event)

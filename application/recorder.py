@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
-from eventsourcing.persistence import Notification, StoredEvent
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from psycopg import AsyncConnection, Connection, sql
 from psycopg.rows import tuple_row
@@ -38,29 +39,20 @@ class LedgerRecorder(PostgresApplicationRecorder):
             " ORDER BY notification_id LIMIT %s"
         ).format(sql.Identifier(self.datastore.schema), sql.Identifier(self.events_table_name))
 
-    def select_page(self, after: int, limit: int) -> list[Notification]:
-        """Up to `limit` notifications after id `after`, in id order: one prepared statement,
-        rows as tuples (eventsourcing's `select_notifications` composes its statement on every
-        call and builds a dict per row)."""
+    def select_page_rows(self, after: int, limit: int) -> list[tuple[int, UUID, int, str, bytes]]:
+        """Up to `limit` notifications after id `after`, in id order, as (id, originator id,
+        version, topic, state) tuples: one prepared statement (eventsourcing's
+        `select_notifications` composes its statement on every call and builds a dict and a
+        Notification per row)."""
         with (
             self.datastore.get_connection() as connection,
             connection.cursor(row_factory=tuple_row) as cursor,
         ):
             cursor.execute(self.page_statement, (after, limit), prepare=True)
-            rows = cursor.fetchall()
-        return [
-            Notification(
-                id=notification_id,
-                originator_id=originator_id,
-                originator_version=originator_version,
-                topic=topic,
-                state=bytes(state),
-            )
-            for notification_id, originator_id, originator_version, topic, state in rows
-        ]
+            return cursor.fetchall()
 
     def select_page_ids(self, after: int, limit: int) -> list[int]:
-        """The ids of `select_page`'s notifications, without their events."""
+        """The ids of `select_page_rows`'s notifications, without their events."""
         with (
             self.datastore.get_connection() as connection,
             connection.cursor(row_factory=tuple_row) as cursor,

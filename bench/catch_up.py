@@ -8,13 +8,15 @@ The ledger holds --events events of one workload, appended through the write pat
   begin tham-dinh, phe-duyet and tra-ket-qua, Resolved (every event acts on a step).
 
 Then, in the same run and against the same database: bare psycopg reading the events table in
-pages of 2,000 (the baseline), and each read model caught up from zero into tables of its own by
-the projection runner (pages of 2,000, as `ledger project` does). For each: the wall time, the
-CPU time of this process and of the PostgreSQL server, and the events per second. The read
-models before the steps one are today's; the last line is what the steps model adds to them.
+pages of 2,000 (the baseline), each read model caught up from zero into tables of its own by the
+projection runner (pages of 2,000, as `ledger project` does), and all of them together by one
+runner (one reader that decodes each page once for all, as `ledger serve --projections` runs
+them). For each: the wall time, the CPU time of this process and of the PostgreSQL server, and
+the events per second (together: the events times the read models, per second). The read models
+before the steps one are today's; the last lines say what the steps model adds to them.
+bench/queries.py prints the same figures (`catch_up_figures`) beside its read-side ones.
 
-Run with `make bench` (or `.venv/bin/python bench/catch_up.py --help`). It also runs against
-an older checkout of the ledger, to compare with the read models of before (`PYTHONPATH`).
+Run with `make bench` (or `.venv/bin/python bench/catch_up.py --help`).
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+from psycopg.sql import SQL
 from rich.progress import Progress
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -200,22 +203,81 @@ def read_events(url: str) -> None:
 
 
 def caught_up(
-    server: ServerClock, database: Database, rules: Rules, name: str, tables: str, head: int
+    server: ServerClock,
+    database: Database,
+    rules: Rules,
+    names: Sequence[str],
+    suffix: str,
+    head: int,
+    page_size: int = PAGE,
 ) -> Figure:
-    """One read model caught up from zero into new tables (opened and closed outside the
-    measure)."""
-    view = open_read_model_view(database, name, tables=tables)
+    """The read models `names` caught up from zero into tables of their own (`{name}{suffix}`)
+    by one runner, as `ledger project` and `ledger serve --projections` run them: one reader
+    that decodes each page once for all of them. The tables are opened before the measure and
+    dropped after it."""
+    views = [open_read_model_view(database, name, tables=name + suffix) for name in names]
     ledger = open_ledger(database, pool_size=1)
     runner = ProjectionRunner(
-        READ_MODELS[name].projection_class(view, rules.calendar), ledger, page_size=PAGE
+        [
+            READ_MODELS[n].projection_class(view, rules.calendar)
+            for n, view in zip(names, views, strict=True)
+        ],
+        ledger,
+        page_size=page_size,
     )
     try:
         figure = measured(server, lambda: runner.catch_up(head))
-        assert runner.position() == head, f"{name} stopped at {runner.position()}"
+        assert runner.position() == head, f"{runner.name} stopped at {runner.position()}"
     finally:
         ledger.close()
-        view.datastore.close()
+        for view in views:
+            with view.datastore.transaction(commit=True) as cursor:
+                for table in view.table_names:
+                    cursor.execute(SQL("DROP TABLE IF EXISTS {}").format(view.qualified(table)))
+            view.datastore.close()
     return figure
+
+
+@dataclass
+class CatchUp:
+    """Median figures of each read model caught up alone and of all of them together."""
+
+    head: int
+    alone: dict[str, Figure]
+    together: Figure
+    baseline: Figure
+
+    def rate(self, name: str) -> float:
+        return self.head / self.alone[name].wall
+
+    @property
+    def together_rate(self) -> float:
+        """Events applied per second, all read models counted (the head times their number)."""
+        return self.head * len(self.alone) / self.together.wall
+
+
+def catch_up_figures(
+    url: str, database: Database, rules: Rules, head: int, *, rounds: int = 1
+) -> CatchUp:
+    """Bare psycopg reading the events, each read model alone, then all of them together,
+    `rounds` times each (the median)."""
+    server = ServerClock(url)
+    runs: dict[str, list[Figure]] = {}
+    for number in range(rounds):
+        runs.setdefault("bare psycopg", []).append(measured(server, lambda: read_events(url)))
+        for name in READ_MODELS:
+            runs.setdefault(name, []).append(
+                caught_up(server, database, rules, [name], f"__bench{number}", head)
+            )
+        runs.setdefault("together", []).append(
+            caught_up(server, database, rules, list(READ_MODELS), f"__bench{number}", head)
+        )
+    median = {
+        name: Figure(*(statistics.median(getattr(f, k) for f in figures) for k in ("wall", "cpu", "server")))
+        for name, figures in runs.items()
+    }  # fmt: skip
+    baseline, together = median.pop("bare psycopg"), median.pop("together")
+    return CatchUp(head, median, together, baseline)
 
 
 def main() -> None:
@@ -253,36 +315,28 @@ def main() -> None:
             tune_garbage_collection()
         elif args.gc == "off":
             gc.disable()
-        server = ServerClock(bench_db.url)
-        figures: dict[str, list[Figure]] = {"bare psycopg": []}
-        for number in range(args.rounds):
-            figures["bare psycopg"].append(measured(server, lambda: read_events(bench_db.url)))
-            for name in READ_MODELS:
-                tables = f"{name}__bench{number}"
-                figures.setdefault(name, []).append(
-                    caught_up(server, database, rules, name, tables, head)
-                )
+        figures = catch_up_figures(bench_db.url, database, rules, head, rounds=args.rounds)
     print(
         f"PostgreSQL {bench_db.server_version}; {head:,} events ({args.workload}); each read "
         f"model caught up from zero {args.rounds} times (median); garbage collector {args.gc}"
     )
-    median = {
-        name: Figure(*(statistics.median(getattr(f, k) for f in runs) for k in ("wall", "cpu", "server")))
-        for name, runs in figures.items()
-    }  # fmt: skip
     rows = [("", "wall s", "process CPU s", "server CPU s", "events/s")]
-    for name, figure in median.items():
+    for name, figure in (("bare psycopg", figures.baseline), *figures.alone.items()):
         rows.append((name, f"{figure.wall:.2f}", f"{figure.cpu:.2f}", f"{figure.server:.2f}",
                      f"{head / figure.wall:,.0f}"))  # fmt: skip
-    today = [figure for name, figure in median.items() if name not in {"bare psycopg", STEPS_MODEL}]
+    today = [figure for name, figure in figures.alone.items() if name != STEPS_MODEL]
     totals = Figure(*(sum(getattr(f, k) for f in today) for k in ("wall", "cpu", "server")))
-    rows.append(("today's read models", f"{totals.wall:.2f}", f"{totals.cpu:.2f}",
-                 f"{totals.server:.2f}", ""))  # fmt: skip
+    rows.append(("today's read models, one after the other", f"{totals.wall:.2f}",
+                 f"{totals.cpu:.2f}", f"{totals.server:.2f}", ""))  # fmt: skip
+    together = figures.together
+    rows.append((f"all {len(figures.alone)} together, one reader", f"{together.wall:.2f}",
+                 f"{together.cpu:.2f}", f"{together.server:.2f}",
+                 f"{figures.together_rate:,.0f}"))  # fmt: skip
     print_table(rows)
-    base = median["bare psycopg"]
+    base = figures.baseline
     print(f"today's read models / bare psycopg (wall) = {totals.wall / base.wall:.1f}")
-    if STEPS_MODEL in median:
-        steps = median[STEPS_MODEL]
+    if STEPS_MODEL in figures.alone:
+        steps = figures.alone[STEPS_MODEL]
         for label, key in (("wall", "wall"), ("process CPU", "cpu"), ("server CPU", "server")):
             ratio = (getattr(totals, key) + getattr(steps, key)) / getattr(totals, key)
             print(f"with the steps model / today's ({label}) = {ratio:.3f}")

@@ -116,7 +116,7 @@ def catch_up_audit_log(
     try:
         # The audit log reads no calendar; its projection takes one like every read model.
         runner = ProjectionRunner(
-            AuditLogProjection(view, WorkCalendar()), ledger, page_size=page_size
+            [AuditLogProjection(view, WorkCalendar())], ledger, page_size=page_size
         )
         runner.catch_up(ledger.recorder.max_notification_id() or 0)
         return runner.position()

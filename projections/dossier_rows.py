@@ -90,6 +90,16 @@ def advance(dossier: Dossier | None, event: Dossier.Event) -> Dossier:
     return cast(Dossier, event.mutate(dossier))
 
 
+def stored_ids(events: Sequence[Dossier.Event]) -> list[UUID]:
+    """The dossiers of `events` that may have a row already: not those the page opens (their
+    first event in it is their first)."""
+    seen: dict[UUID, bool] = {}
+    for event in events:
+        if event.originator_id not in seen:
+            seen[event.originator_id] = event.originator_version > 1
+    return [key for key, stored in seen.items() if stored]
+
+
 @dataclass(frozen=True)
 class Column:
     """A column of a per-dossier table: its SQL type and how to read its value off a Dossier
@@ -99,12 +109,15 @@ class Column:
     sql_type: str
     value: Callable[[Dossier, WorkCalendar], object]
     constraint: str = ""
+    source: str | None = None
+    """The Dossier attribute the value is, when it is one (`column_rows` reads those at once)."""
 
 
-def attribute(name: str, sql_type: str, constraint: str = "") -> Column:
-    """A column holding the Dossier attribute of the same name."""
-    read = attrgetter(name)
-    return Column(name, sql_type, lambda dossier, _calendar: read(dossier), constraint)
+def attribute(name: str, sql_type: str, constraint: str = "", *, source: str = "") -> Column:
+    """A column holding the Dossier attribute `source` (by default, of the same name)."""
+    source = source or name
+    read = attrgetter(source)
+    return Column(name, sql_type, lambda dossier, _calendar: read(dossier), constraint, source)
 
 
 def create_table_statement(table: Composed, columns: Sequence[Column]) -> Composed:
@@ -165,17 +178,28 @@ def column_rows(
 ) -> list[list[object]]:
     """The rows to write: one list of column values per dossier.
 
-    The Dossier's enums are IntEnum and StrEnum: psycopg sends their values as they are.
+    The attributes are read by one `attrgetter` (in C) and the other values inserted at their
+    places. The Dossier's enums are IntEnum and StrEnum: psycopg sends their values as they are.
     """
-    values = [column.value for column in columns]
-    return [[value(dossier, calendar) for value in values] for dossier in dossiers]
+    sources = [column.source for column in columns if column.source is not None]
+    computed = [(i, column.value) for i, column in enumerate(columns) if column.source is None]
+    if len(sources) < 2:  # attrgetter of one name answers the value, not a tuple
+        return [[column.value(dossier, calendar) for column in columns] for dossier in dossiers]
+    read = attrgetter(*sources)
+    rows = []
+    for dossier in dossiers:
+        row = list(read(dossier))
+        for i, value in computed:
+            row.insert(i, value(dossier, calendar))
+        rows.append(row)
+    return rows
 
 
 IDENTITY_COLUMNS: tuple[Column, ...] = (
     attribute("id", "uuid", "PRIMARY KEY"),
     Column("code", "text", lambda dossier, _calendar: str(dossier.code), "NOT NULL UNIQUE"),
     attribute("version", "integer", "NOT NULL"),
-    Column("updated_at", "timestamptz", lambda dossier, _calendar: dossier.modified_on, "NOT NULL"),
+    attribute("updated_at", "timestamptz", "NOT NULL", source="modified_on"),
 )
 """What every per-dossier table starts with; `updated_at` is the last event's `recorded_at`
 (Dossier events take the ledger's clock as their timestamp)."""
@@ -276,8 +300,7 @@ class DossierRowsView(PagedView):
     def write(
         self, cursor: Cursor[DictRow], events: Sequence[Dossier.Event], calendar: WorkCalendar
     ) -> None:
-        ids = dict.fromkeys(event.originator_id for event in events)
-        dossiers, missing = self.cache.lookup(ids)
+        dossiers, missing = self.cache.lookup(stored_ids(events))
         if missing:
             cursor.execute(self._select_rows, (missing,), prepare=True)
             dossiers.update((row["id"], restore(row)) for row in cursor.fetchall())

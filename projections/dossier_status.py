@@ -41,7 +41,7 @@ from projections.view import PagedProjection
 
 COLUMNS: Final = (
     *IDENTITY_COLUMNS,
-    Column("agency", "text", lambda dossier, _calendar: dossier.agency, "NOT NULL"),
+    attribute("agency", "text", "NOT NULL"),
     attribute("procedure_code", "text"),
     attribute("procedure_name", "text"),
     attribute("channel", "text"),

@@ -20,13 +20,13 @@ from application.reads import AsyncReads
 from domain.calendar import WorkCalendar
 from domain.status import Status
 from domain.timeliness import Timeliness, classify
-from projections.dossier_rows import IDENTITY_COLUMNS, Column, DossierRowsView, attribute
+from projections.dossier_rows import IDENTITY_COLUMNS, DossierRowsView, attribute
 from projections.names import PUBLIC_LOOKUP
 from projections.view import PagedProjection
 
 COLUMNS: Final = (
     *IDENTITY_COLUMNS,
-    Column("agency", "text", lambda dossier, _calendar: dossier.agency, "NOT NULL"),
+    attribute("agency", "text", "NOT NULL"),
     attribute("status", "smallint", "NOT NULL"),
     attribute("procedure_code", "text"),
     attribute("procedure_name", "text"),

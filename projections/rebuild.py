@@ -99,7 +99,7 @@ def _rebuild_and_swap(
     ledger = open_ledger(database, pool_size=1)
     try:
         runner = ProjectionRunner(
-            READ_MODELS[name].projection_class(fresh, rules.calendar), ledger, page_size=page_size
+            [READ_MODELS[name].projection_class(fresh, rules.calendar)], ledger, page_size=page_size
         )
         for _pass in range(2):  # the second pass takes what was appended during the first
             head = ledger.recorder.max_notification_id() or 0

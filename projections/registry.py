@@ -2,7 +2,7 @@
 
 - `open_read_models(database)`: the views alone, for queries and for /health's lag when the
   projections run in another process (`ledger project`).
-- `start_projections(database, rules)`: one running ProjectionRunner per read model.
+- `start_projections(database, rules)`: a running ProjectionRunner for the read models.
 - `wait_until(views, position, timeout)`: read-your-writes.
 """
 
@@ -110,21 +110,19 @@ def start_projections(
     names: Iterable[str] = ALL,
     page_size: int = DEFAULT_PAGE_SIZE,
 ) -> list[ProjectionRunner]:
-    """Start one runner (a thread with its own connections) per read model; `stop()` each."""
-    runners = []
-    for name in names:
-        ledger = open_ledger(database, pool_size=1)
-        view = open_read_model_view(database, name)
-        runner = ProjectionRunner(
-            READ_MODELS[name].projection_class(view, rules.calendar),
-            ledger,
-            listen_url=database.url,
-            page_size=page_size,
-            on_stop=(ledger.close, view.datastore.close),
-        )
-        runner.start()
-        runners.append(runner)
-    return runners
+    """Start one runner (a thread with its own connections) for the read models `names`: one
+    reader that decodes each page once for all of them; `stop()` it."""
+    ledger = open_ledger(database, pool_size=1)
+    views = {name: open_read_model_view(database, name) for name in names}
+    runner = ProjectionRunner(
+        [READ_MODELS[name].projection_class(view, rules.calendar) for name, view in views.items()],
+        ledger,
+        listen_url=database.url,
+        page_size=page_size,
+        on_stop=(ledger.close, *(view.datastore.close for view in views.values())),
+    )
+    runner.start()
+    return [runner]
 
 
 def wait_until(views: Iterable[TrackingRecorder], position: int, timeout: float) -> None:

@@ -35,8 +35,9 @@ dossiers open at the end of a past period as they were at that end, whatever hap
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
+from operator import attrgetter
 from typing import Any, Final, NamedTuple
 from uuid import UUID
 
@@ -62,6 +63,7 @@ from projections.dossier_rows import (
     create_table_statement,
     restore,
     select_by_ids_statement,
+    stored_ids,
 )
 from projections.names import TIMELINESS
 from projections.view import PagedProjection, PagedView
@@ -113,9 +115,10 @@ def spell_key(dossier: Dossier | None) -> SpellKey | None:
     return SpellKey(dossier.original_due_at, dossier.paused_at, dossier.supplement_requests)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Spell:
-    """A dossier open with the same clock facts from `since` to `until` (None: still)."""
+    """A dossier open with the same clock facts from `since` to `until` (None: still); a
+    spell the page opened is closed in place if the page ends it too."""
 
     id: UUID
     version: int
@@ -159,7 +162,7 @@ class SpellBook:
         if index is None:
             self.closed_stored[dossier_id] = at
         else:
-            self.new[index] = replace(self.new[index], until=at)
+            self.new[index].until = at
 
 
 class CounterKey(NamedTuple):
@@ -450,8 +453,7 @@ class TimelinessView(PagedView):
     def write(
         self, cursor: Cursor[DictRow], events: Sequence[Dossier.Event], calendar: WorkCalendar
     ) -> None:
-        ids = dict.fromkeys(event.originator_id for event in events)
-        cached, missing = self.cache.lookup(ids)
+        cached, missing = self.cache.lookup(stored_ids(events))
         tally = Tally(calendar)
         dossiers = {key: dossier for key, (dossier, _wait) in cached.items()}
         tally.waits = {key: wait for key, (_dossier, wait) in cached.items()}
@@ -495,8 +497,9 @@ class TimelinessView(PagedView):
         if spells.new:
             with cursor.copy(self._copy_spells) as copy:
                 copy.set_types([SPELL_TYPES[name] for name in SPELL_FIELDS])
+                values = attrgetter(*SPELL_FIELDS)
                 for spell in spells.new:
-                    copy.write_row([getattr(spell, name) for name in SPELL_FIELDS])
+                    copy.write_row(values(spell))
 
     def saved(self, position: int) -> None:
         self.cache.commit(position)

@@ -29,7 +29,7 @@ from uuid import UUID
 
 from eventsourcing.postgres import PostgresDatastore
 from psycopg import Cursor
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from application.database import EVENTS_TABLE
@@ -186,25 +186,19 @@ class LogStore:
         Every row up to `until` is committed already (rows commit in notification order), so
         the rows hashed and the rows indexed, by two statements, are the same rows.
         """
-        rows = self.cursor.execute(
-            SQL(
-                "SELECT originator_id, originator_version, topic, state, notification_id"
-                " FROM {} WHERE notification_id > %s AND notification_id <= %s"
-                " ORDER BY notification_id"
-            ).format(self.tables.events),
-            (after, until),
-        ).fetchall()
+        with self.cursor.connection.cursor(row_factory=tuple_row) as rows_cursor:
+            rows = rows_cursor.execute(
+                SQL(
+                    "SELECT originator_id, originator_version, topic, state"
+                    " FROM {} WHERE notification_id > %s AND notification_id <= %s"
+                    " ORDER BY notification_id"
+                ).format(self.tables.events),
+                (after, until),
+            ).fetchall()
         if not rows:
             return 0
         size = self.tree_size()
-        hashes = [
-            leaf_hash(
-                leaf_bytes(
-                    row["originator_id"], row["originator_version"], row["topic"], row["state"]
-                )
-            )
-            for row in rows
-        ]
+        hashes = [leaf_hash(leaf_bytes(*row)) for row in rows]
         subtrees = append_leaves(size, hashes, self.hash_store(subtrees_of_range(0, size)))
         self.cursor.execute(
             SQL(
@@ -221,17 +215,13 @@ class LogStore:
         return len(rows)
 
     def _insert_subtrees(self, subtrees: Sequence[Subtree]) -> None:
-        self.cursor.execute(
-            SQL(
-                "INSERT INTO {} (level, index, hash)"
-                " SELECT * FROM unnest(%b::smallint[], %b::bigint[], %b::bytea[])"
-            ).format(self.tables.subtrees),
-            (
-                [subtree.level for subtree in subtrees],
-                [subtree.index for subtree in subtrees],
-                [subtree.hash for subtree in subtrees],
-            ),
-        )
+        """With binary COPY: psycopg formats its rows in C (an `unnest` of three arrays dumped
+        every item in Python, a third of a page's CPU)."""
+        statement = SQL("COPY {} (level, index, hash) FROM STDIN (FORMAT BINARY)")
+        with self.cursor.copy(statement.format(self.tables.subtrees)) as copy:
+            copy.set_types(["smallint", "bigint", "bytea"])
+            for subtree in subtrees:
+                copy.write_row((subtree.level, subtree.index, subtree.hash))
 
     def hash_store(self, subtrees: Iterable[tuple[int, int]]) -> MemoryHashStore:
         """The stored subtrees asked for, fetched in one query."""

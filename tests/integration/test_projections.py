@@ -226,7 +226,7 @@ def expected_status_row(ledger: DossierLedger, dossier_id: UUID) -> dict[str, An
 def catch_up(view_name: str, database: Database, ledger: DossierLedger, page_size: int) -> None:
     view = open_read_model_view(database, view_name)
     runner = ProjectionRunner(
-        READ_MODELS[view_name].projection_class(view, CALENDAR), ledger, page_size=page_size
+        [READ_MODELS[view_name].projection_class(view, CALENDAR)], ledger, page_size=page_size
     )
     runner.catch_up(ledger.recorder.max_notification_id() or 0)
     view.datastore.close()
@@ -379,6 +379,105 @@ def test_lists_filter_by_status_and_procedure(models: ReadModels) -> None:
     ]
 
 
+# --- One reader for many read models --------------------------------------------------------
+
+
+def fresh_tables(name: str, suffix: str) -> list[tuple[str, str]]:
+    """A read model's tables (and their sort keys) under the tables name `name + suffix`."""
+    spells = [("timeliness_spells", "id, version")] if name == TIMELINESS else []
+    return [
+        (table.replace(name, name + suffix, 1), key)
+        for table, key in [*READ_MODEL_TABLES[name], *spells]
+    ]
+
+
+def test_read_models_caught_up_together_equal_each_caught_up_alone(
+    database: Database, ledger: DossierLedger
+) -> None:
+    """One runner reads and decodes each page once for all the read models, one of which
+    starts ahead of the others; each ends as if caught up alone, and as the events say."""
+    head = append(ledger, random_histories(40, seed=11, until=NOW))
+    alone = {name: open_read_model_view(database, name, tables=name + "__alone") for name in ALL}
+    together = {name: open_read_model_view(database, name, tables=name + "__one") for name in ALL}
+    try:
+        for name, view in alone.items():
+            projection = READ_MODELS[name].projection_class(view, CALENDAR)
+            ProjectionRunner([projection], ledger, page_size=89).catch_up(head)
+        projections = [READ_MODELS[n].projection_class(v, CALENDAR) for n, v in together.items()]
+        ahead = ProjectionRunner([projections[2]], ledger, page_size=61)
+        ahead.step()
+        ahead.step()
+        ahead.close_threads()
+        runner = ProjectionRunner(projections, ledger, page_size=73)
+        assert 0 == runner.position() < runner.positions()[ALL[2]] < head
+        runner.catch_up(head)
+
+        assert runner.positions() == dict.fromkeys(ALL, head)
+        for name in ALL:
+            for (one, key), (single, _key) in zip(
+                fresh_tables(name, "__one"), fresh_tables(name, "__alone"), strict=True
+            ):
+                assert table_contents(database, one, key) == table_contents(database, single, key)
+        # And as the events say: the replayed dossiers, one leaf per event.
+        ids = dossier_ids(ledger)
+        rows = table_contents(database, "dossier_status__one", "id")
+        assert [row["id"] for row in rows] == sorted(ids)
+        status_fields = list(expected_status_row(ledger, ids[0]))
+        for row in rows:
+            expected = expected_status_row(ledger, row["id"])
+            assert {field: row[field] for field in status_fields} == expected
+        events = table_contents(database, "ledger_events", "notification_id")
+        leaves = table_contents(database, "audit_log__one_leaves", "leaf_index")
+        assert [leaf["notification_id"] for leaf in leaves] == [
+            event["notification_id"] for event in events
+        ]
+    finally:
+        for view in [*alone.values(), *together.values()]:
+            with view.datastore.transaction(commit=True) as cursor:
+                for table in view.table_names:
+                    cursor.execute(f"DROP TABLE IF EXISTS {table}")
+            view.datastore.close()
+
+
+def test_a_failing_read_model_does_not_hold_back_the_others_of_its_runner(
+    database: Database, ledger: DossierLedger
+) -> None:
+    """The read models of one runner share its pages, not its failures: while one fails on
+    every page the others reach the head; once it stops failing it catches up as well."""
+    head = append(ledger, random_histories(20, seed=12, until=NOW))
+    views = {name: open_read_model_view(database, name, tables=name + "__fail") for name in ALL}
+    try:
+        projections = [READ_MODELS[n].projection_class(v, CALENDAR) for n, v in views.items()]
+        broken = projections[1]
+        healthy = broken.process_page
+        failing = True
+
+        def process_page(page: Any) -> bool:
+            if failing:
+                raise RuntimeError("a read model's bug")
+            return healthy(page)
+
+        broken.process_page = process_page  # type: ignore[method-assign]
+        runner = ProjectionRunner(projections, ledger, page_size=29, poll_interval=0.05)
+        runner.start()
+        try:
+            others = [view for name, view in views.items() if name != ALL[1]]
+            wait_until(others, head, timeout=20)
+            assert views[ALL[1]].position(ledger.name) < head
+            assert isinstance(runner.last_error, RuntimeError)
+            failing = False
+            wait_until(views.values(), head, timeout=20)
+        finally:
+            runner.stop()
+        assert runner.positions() == dict.fromkeys(ALL, head)
+    finally:
+        for view in views.values():
+            with view.datastore.transaction(commit=True) as cursor:
+                for table in view.table_names:
+                    cursor.execute(f"DROP TABLE IF EXISTS {table}")
+            view.datastore.close()
+
+
 # --- Running, waiting, lag ------------------------------------------------------------------
 
 
@@ -393,7 +492,8 @@ def test_a_running_projector_follows_new_events_and_stops_promptly(
         wait_until(models.by_name().values(), new_head, timeout=5)
         assert time.monotonic() - started < 2  # LISTEN wakes the runners
         assert lags(new_head, models.by_name()) == dict.fromkeys(ALL, 0)
-        assert [runner.position() for runner in runners] == [new_head] * len(ALL)
+        positions = {name: at for runner in runners for name, at in runner.positions().items()}
+        assert positions == dict.fromkeys(ALL, new_head)
     finally:
         started = time.monotonic()
         for runner in runners:
@@ -412,7 +512,7 @@ def test_lag_is_the_head_minus_the_projected_position(
     head = ledger.recorder.max_notification_id() or 0
     view = open_read_model_view(database, TIMELINESS, tables="lag_probe")
     runner = ProjectionRunner(
-        READ_MODELS[TIMELINESS].projection_class(view, CALENDAR), ledger, page_size=50
+        [READ_MODELS[TIMELINESS].projection_class(view, CALENDAR)], ledger, page_size=50
     )
     try:
         assert lags(head, {"probe": view}) == {"probe": head}
