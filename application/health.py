@@ -122,8 +122,20 @@ class DatabaseMonitor:
         self._wake.set()
 
     def follow(self, tracking: Mapping[str, sql.Composable]) -> None:
-        """Read these read models' positions (name -> their max-tracking-id statement)."""
+        """Read these read models' positions (name -> their max-tracking-id statement).
+
+        While the probe runs, returns once a reading holds them (at most the probe's timeout
+        and a second: the database may be away), so readiness never answers without them."""
         self._tracking = dict(tracking)
+        if self._thread is None:
+            return
+        self._wake.set()
+        deadline = time.monotonic() + self.timeout + 1
+        while time.monotonic() < deadline and not self._stopping.is_set():
+            positions = self.positions
+            if positions is not None and self._tracking.keys() <= positions.projections.keys():
+                return
+            time.sleep(0.01)
 
     def on_change(self, listener: Callable[[bool], None]) -> Callable[[], None]:
         """Call `listener(reachable)` from the probe's thread when reachability changes;
