@@ -12,6 +12,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from api.headers import scope_header
 from application.keys import ApiKey, Role
 from application.runtime import Runtime
 
@@ -30,17 +31,9 @@ def bearer_token(header: str) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _authorization(scope: Scope) -> str:
-    """The Authorization header read straight from the scope (no header mapping is built)."""
-    for name, value in scope["headers"]:
-        if name == b"authorization":  # ASGI servers give header names in lowercase
-            return value.decode("latin-1")
-    return ""
-
-
 async def caller(connection: ASGIConnection[Any, Any, Any, Any]) -> ApiKey:
     """The key in `Authorization: Bearer …`, or 401."""
-    token = bearer_token(_authorization(connection.scope))
+    token = bearer_token(scope_header(connection.scope, b"authorization") or "")
     if token is None:
         raise NotAuthorizedException(detail="an API key is required: Authorization: Bearer <key>")
     key = await runtime_of(connection).keys.authenticate_async(token)

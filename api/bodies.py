@@ -18,9 +18,9 @@ import msgspec.inspect
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.dto import AbstractDTO
 from litestar.dto.data_structures import DTOFieldDefinition
-from litestar.types import Scope
 from litestar.typing import FieldDefinition
 
+from api.headers import scope_header
 from api.problems import ProblemError
 
 JSON = "application/json"
@@ -37,13 +37,13 @@ class JsonBody(AbstractDTO[Any]):
 
     def decode_bytes(self, value: bytes) -> Any:
         scope = self.asgi_connection.scope
-        require_json(content_type(scope))
+        require_json(scope_header(scope, b"content-type"))
         decoded = type(self).decode(value)
         scope["state"][WIRE_BYTES] = len(value)
         return decoded
 
     def decode_builtins(self, value: dict[str, Any]) -> Any:  # a form: not JSON
-        raise unsupported_media_type(content_type(self.asgi_connection.scope))
+        raise unsupported_media_type(scope_header(self.asgi_connection.scope, b"content-type"))
 
     @classmethod
     def create_for_field_definition(
@@ -70,14 +70,6 @@ class JsonBody(AbstractDTO[Any]):
 
 WIRE_BYTES = "wire_bytes"
 """The scope state's key for the length of the body as sent (set once it is decoded)."""
-
-
-def content_type(scope: Scope) -> str | None:
-    """The Content-Type header read straight from the scope (no header mapping is built)."""
-    for name, value in scope["headers"]:
-        if name == b"content-type":  # ASGI servers give header names in lowercase
-            return value.decode("latin-1")
-    return None
 
 
 def require_json(content_type: str | None) -> None:

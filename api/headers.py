@@ -1,12 +1,23 @@
 """Headers on every answer: no content sniffing, and no caching of anything not public.
 
 A hook on every message sent (Litestar's `before_send`), so answers that no route handler made
-(404 for an unknown path, 405, 429) carry them too.
+(404 for an unknown path, 405, 429) carry them too. And `scope_header`: one request header,
+read where the write path needs it before any header mapping is built.
 """
 
 from __future__ import annotations
 
 from litestar.types import Message, Scope
+
+
+def scope_header(scope: Scope, name: bytes) -> str | None:
+    """The request header `name` (lowercase) read straight from the scope (None: not sent).
+    ASGI servers give header names in lowercase."""
+    for header, value in scope["headers"]:
+        if header == name:
+            return value.decode("latin-1")
+    return None
+
 
 PUBLIC_UNDER_V1 = frozenset({"/v1/audit/checkpoint", "/v1/audit/public-key"})
 """What a shared cache may keep: the transparency log's signed head and key, its checkpoints

@@ -23,6 +23,7 @@ from litestar.types import Empty, Receive, Scope, Send
 from api import contract
 from api.auth import authorized, current_key
 from api.bodies import JSON, WIRE_BYTES, JsonBody, missing_body
+from api.headers import scope_header
 from api.problems import ProblemError, domain_problem, problem_responses, refused_in_batch
 from api.schemas import (
     EXAMPLE_APPENDED,
@@ -175,11 +176,11 @@ def lookup_url(base: str, code: DossierCode, event: contract.Event) -> str | Non
 def page_address(request: Request[Any, Any, Any]) -> str:
     """The address the sender reached the ledger at (LEDGER_PUBLIC_URL, if set, wins)."""
     scope = request.scope
-    host = next((v for k, v in scope["headers"] if k == b"host"), None)
+    host = scope_header(scope, b"host")
     if host is None:
         server = scope.get("server") or ("localhost", 80)
         return f"{scope['scheme']}://{server[0]}:{server[1]}"
-    return f"{scope['scheme']}://{host.decode('latin-1')}"
+    return f"{scope['scheme']}://{host}"
 
 
 _ANSWER = msgspec.json.Encoder()
