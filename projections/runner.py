@@ -32,7 +32,7 @@ from application.mapper import MsgspecMapper
 from application.recorder import LedgerRecorder
 from domain.dossier import Dossier
 from projections.names import DEFAULT_PAGE_SIZE
-from projections.view import Page, PagedProjection, PagedView
+from projections.view import Page, PagedProjection
 
 _log = logging.getLogger(__name__)
 MAX_RETRY_DELAY = 30.0
@@ -102,10 +102,6 @@ class ProjectionRunner:
     @property
     def name(self) -> str:
         return "+".join(model.projection.name for model in self._models)
-
-    @property
-    def views(self) -> list[PagedView]:
-        return [model.projection.view for model in self._models]
 
     def position(self) -> int:
         """The id of the last notification every read model applied (or found applied)."""
