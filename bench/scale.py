@@ -1,7 +1,8 @@
 """How the costs grow with the ledger's size: 10 thousand, 1 million, 10 million events.
 
-One `ledger serve --projections` (its read models and checkpoints kept up in-process) on a
-database of the benchmark's own. The ledger is filled through the normal write path: batches
+`ledger serve --workers 2` and `ledger project` (each read model, the checkpoints among them,
+in a process of its own), as a deployment on one machine runs them, on a database of the
+benchmark's own (`--workers 1`: one `ledger serve --projections` instead). The ledger is filled through the normal write path: batches
 of `--batch` events posted to `POST /v1/events:batch` by `--fill-clients` clients, dossiers of
 three events (received, transferred, resolved) spread over a year in three agencies of one
 province. Once the read models and the signed checkpoint have caught up, at each size, one
@@ -319,6 +320,10 @@ def main() -> None:
     parser.add_argument("--fill-clients", type=int, default=4)
     parser.add_argument("--measure-batch", type=int, default=100, help="events of a measured batch")
     parser.add_argument("--port", type=int, default=8767)
+    parser.add_argument(
+        "--workers", type=int, default=2,
+        help="`ledger serve --workers`; beside it `ledger project` (1: serve --projections)",
+    )  # fmt: skip
     parser.add_argument("--plot", type=Path, default=PLOT)
     parser.add_argument("--database-url", help="a PostgreSQL superuser URL (default: embedded)")
     args = parser.parse_args()
@@ -332,7 +337,13 @@ def main() -> None:
         inspector_token = issue_key(env, "--role", "inspector")
         # No lookup limit (one client address); a loaded machine's slow answers are not outages.
         os.environ.update(LEDGER_PUBLIC_RATE_LIMIT_PER_MINUTE="0", LEDGER_DATABASE_TIMEOUT="10")
-        server = start_server(bench_db.url, bench_db.data_dir, args.port, 1, projections=True)
+        alone = args.workers == 1
+        server = start_server(
+            bench_db.url, bench_db.data_dir, args.port, args.workers, projections=alone
+        )
+        projector = None if alone else subprocess.Popen(
+            [str(Path(sys.executable).parent / "ledger"), "project"], env=env
+        )  # fmt: skip
         results: list[Figures] = []
         timings: list[tuple[int, float, float]] = []
         try:
@@ -356,8 +367,10 @@ def main() -> None:
                 report(results, timings)
                 plot(results, args.plot)
         finally:
-            server.terminate()
-            server.wait(timeout=60)
+            for process in (server, projector):
+                if process is not None:
+                    process.terminate()
+                    process.wait(timeout=60)
     print(f"plot: {args.plot}")
 
 
