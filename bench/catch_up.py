@@ -8,10 +8,10 @@ The ledger holds --events events of one workload, appended through the write pat
   begin tham-dinh, phe-duyet and tra-ket-qua, Resolved (every event acts on a step).
 
 Then, in the same run and against the same database: bare psycopg reading the events table in
-pages of 2,000 (the baseline), each read model caught up from zero into tables of its own by the
-projection runner (pages of 2,000, as `ledger project` does), and all of them together by one
-runner (one reader that decodes each page once for all, as `ledger serve --projections` runs
-them). For each: the wall time, the CPU time of this process and of the PostgreSQL server, and
+pages of 10,000 (the baseline), each read model caught up from zero into tables of its own by
+the projection runner (pages of 10,000, as `ledger project` reads by default), and all of them
+together by one runner (one reader that decodes each page once for all, as `ledger serve
+--projections` runs them). For each: the wall time, the CPU time of this process and of the PostgreSQL server, and
 the events per second (together: the events times the read models, per second). The read models
 before the steps one are today's; the last lines say what the steps model adds to them.
 bench/queries.py prints the same figures (`catch_up_figures`) beside its read-side ones.
@@ -56,12 +56,13 @@ from domain.commands import (
     TransferredData,
 )
 from domain.status import EventType
+from projections.names import DEFAULT_PAGE_SIZE
 from projections.registry import READ_MODELS, open_read_model_view
 from projections.runner import ProjectionRunner
 
 AGENCIES = ("000.00.31.H56", "000.00.13.H56", "000.20.31.H56")
 START = datetime(2025, 12, 1, 1, 0, tzinfo=UTC)  # 08:00 in Hanoi
-PAGE = 2000
+PAGE = DEFAULT_PAGE_SIZE
 STEPS_MODEL = "steps"
 
 

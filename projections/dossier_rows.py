@@ -87,7 +87,14 @@ def advance(dossier: Dossier | None, event: Dossier.Event) -> Dossier:
         # The rows keep no steps (the steps read model follows them): nor does their Dossier.
         code = DossierCode.parse(event.dossier_code)
         dossier = Dossier.shell(code, event.originator_id, event.timestamp, follows_steps=False)
-    return cast(Dossier, event.mutate(dossier))
+    elif dossier is None:
+        return cast(Dossier, event.mutate(dossier))  # refused as eventsourcing refuses it
+    # What `event.mutate` does, without checking again what is checked here: the version
+    # (above) and the dossier's id (the rows are found by the events' originator ids).
+    event.apply(dossier)
+    dossier.version = event.originator_version
+    dossier.modified_on = event.timestamp
+    return dossier
 
 
 def stored_ids(events: Sequence[Dossier.Event]) -> list[UUID]:
