@@ -26,13 +26,16 @@ class Database:
     app_role: str
     timeout: float = 2.0  # the longest wait for a connection
 
-    def ledger_env(self, pool_size: int = 10) -> dict[str, str]:
+    def ledger_env(
+        self, pool_size: int = 10, *, idle_in_transaction_timeout: int = 5
+    ) -> dict[str, str]:
         return persistence_env(
             self.url,
             app_role=self.app_role,
             create_table=False,
             pool_size=pool_size,
             timeout=self.timeout,
+            idle_in_transaction_timeout=idle_in_transaction_timeout,
         )
 
 

@@ -38,11 +38,14 @@ def persistence_env(
     create_table: bool,
     pool_size: int = 10,
     timeout: float = 2.0,
+    idle_in_transaction_timeout: int = 5,
 ) -> dict[str, str]:
     """eventsourcing's settings for a PostgreSQL URL (the library reads them from a mapping).
 
     `timeout` bounds both the wait for a pooled connection and each connection attempt: no
-    request waits longer for a connection, whatever the database does.
+    request waits longer for a connection, whatever the database does. A transaction left idle
+    longer than `idle_in_transaction_timeout` seconds is ended by the server (eventsourcing's
+    default, 5 s; the projectors' transactions compute a page between statements, and take more).
     """
     params = ConnectionParams.from_url(url)
     return {
@@ -58,6 +61,7 @@ def persistence_env(
         "POSTGRES_POOL_SIZE": "1",
         "POSTGRES_MAX_OVERFLOW": str(max(pool_size - 1, 0)),
         "POSTGRES_LOCK_TIMEOUT": "30",
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": str(idle_in_transaction_timeout),
         "POSTGRES_CONNECT_TIMEOUT": str(max(1, round(timeout))),
         "POSTGRES_PRE_PING": "y",
         "CREATE_TABLE": "y" if create_table else "n",

@@ -30,7 +30,7 @@ from domain.calendar import WorkCalendar
 from domain.dossier import Dossier
 from projections.names import AUDIT_LOG, DEFAULT_PAGE_SIZE
 from projections.runner import ProjectionRunner
-from projections.view import Page, PagedProjection, PagedView
+from projections.view import PAGE_IDLE_TIMEOUT_SECONDS, Page, PagedProjection, PagedView
 
 
 class AuditLogView(PagedView):
@@ -137,7 +137,8 @@ def checkpoint_now(
     """Log every event stored so far, then sign a checkpoint if the log grew (raises
     CheckpointRefused if that would contradict an earlier checkpoint) and ask the witnesses to
     cosign it. The latest checkpoint, with its cosignatures, and each witness's outcome."""
-    view = open_audit_log(database.ledger_env(pool_size=1))
+    env = database.ledger_env(pool_size=1, idle_in_transaction_timeout=PAGE_IDLE_TIMEOUT_SECONDS)
+    view = open_audit_log(env)
     try:
         catch_up_audit_log(database, view)
         latest = checkpointer_for(view.log, settings).checkpoint()

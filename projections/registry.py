@@ -33,7 +33,7 @@ from projections.public_lookup import PublicLookupProjection, PublicLookupView
 from projections.runner import ProjectionRunner
 from projections.steps import StepsProjection, StepsView
 from projections.timeliness import TimelinessProjection, TimelinessView
-from projections.view import PagedProjection, PagedView
+from projections.view import PAGE_IDLE_TIMEOUT_SECONDS, PagedProjection, PagedView
 
 FIRST_POLL_SECONDS = 0.005
 LAST_POLL_SECONDS = 0.1
@@ -65,7 +65,8 @@ def open_read_model_view(
     """
     view_class = READ_MODELS[name].view_class
     with schema_lock(database.url):
-        return open_view(view_class, tables or name, database.ledger_env(pool_size))
+        env = database.ledger_env(pool_size, idle_in_transaction_timeout=PAGE_IDLE_TIMEOUT_SECONDS)
+        return open_view(view_class, tables or name, env)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,12 @@ from domain.dossier import Dossier
 
 TRACKING_SUFFIX = "_tracking"
 
+PAGE_IDLE_TIMEOUT_SECONDS = 60
+"""How long a read model's page transaction may sit between two statements before the server
+ends it: between loading a page's rows and writing them back it computes in Python, which on a
+loaded machine took longer than eventsourcing's default of 5 s (the page failed, and was tried
+again for nothing). A projector that hangs holds its read model's lock at most this long."""
+
 
 @dataclass(frozen=True)
 class Page:

@@ -478,6 +478,34 @@ def test_a_failing_read_model_does_not_hold_back_the_others_of_its_runner(
             view.datastore.close()
 
 
+def test_a_page_computed_longer_than_five_seconds_is_still_written(
+    database: Database, ledger: DossierLedger
+) -> None:
+    """A page's transaction loads rows, computes in Python, then writes: on a loaded machine the
+    computing took longer than eventsourcing's default idle-in-transaction limit (5 s), and the
+    server ended the transaction, so the page failed and was tried again for nothing."""
+    head = append(ledger, random_histories(5, seed=31, until=NOW))
+    view = open_read_model_view(database, DOSSIER_STATUS, tables="slow_page")
+    write = view.write
+
+    def slow_write(cursor: Any, events: Any, calendar: Any) -> None:
+        time.sleep(6)  # inside the page's transaction, between two statements
+        write(cursor, events, calendar)
+
+    view.write = slow_write  # type: ignore[method-assign]
+    runner = ProjectionRunner(
+        [READ_MODELS[DOSSIER_STATUS].projection_class(view, CALENDAR)], ledger, page_size=head
+    )
+    try:
+        runner.catch_up(head)
+        assert view.position(ledger.name) == head
+    finally:
+        with view.datastore.transaction(commit=True) as cursor:
+            for table in view.table_names:
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        view.datastore.close()
+
+
 # --- Running, waiting, lag ------------------------------------------------------------------
 
 
