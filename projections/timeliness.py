@@ -30,13 +30,22 @@ not finished) with the same clock facts (original due date, paused_at, supplemen
 from the event that began it (`since`) to the one that ended it (`until`, NULL while it lasts).
 The spell that holds an instant is the dossier as it stood then, so a report classifies the
 dossiers open at the end of a past period as they were at that end, whatever happened later.
+
+`timeliness_open_days` holds, per (agency, procedure_code, day), the ended spells that held the
+last instant of that local day (`open`) and how many of them were overdue then (`overdue`, as
+`TimelinessView.open_statement` classifies a spell): a spell from `since` to `until` counts on
+the local days from since's to the day before until's. A report of a past period then reads one
+row per agency and procedure for the dossiers open at its end, plus the spells not ended yet,
+instead of every spell that held that instant: the cost does not grow with the number of
+dossiers open at the period's end. The rows are a function of the ended spells alone; a table
+created beside existing spells (an upgrade) is filled from them at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from operator import attrgetter
 from typing import Any, Final, NamedTuple
 from uuid import UUID
@@ -46,7 +55,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Composed, Identifier
 
-from domain.calendar import WorkCalendar
+from domain.calendar import LOCAL_TZ, WorkCalendar
 from domain.commands import Channel
 from domain.dossier import Dossier
 from domain.status import Status
@@ -144,6 +153,44 @@ OPEN_DURING: Final = "tstzrange(since, until, '[)')"
 """The instants a spell holds: from `since`, up to but not including `until` (NULL: no end yet).
 A GiST index on it finds the spells that hold an instant without reading the others."""
 
+OVERDUE: Final = Timeliness.OVERDUE.value
+ONE_DAY: Final = timedelta(days=1)
+
+
+def end_of_day(instant: datetime) -> date | None:
+    """The local day whose last instant `instant` is (a past period's end), else None."""
+    following = (instant + timedelta(microseconds=1)).astimezone(LOCAL_TZ)
+    if following.time() != time():
+        return None
+    return following.date() - ONE_DAY
+
+
+class EndedSpell(NamedTuple):
+    """What `timeliness_open_days` counts of a spell that has ended."""
+
+    agency: str
+    procedure_code: str
+    since: datetime
+    until: datetime
+    settled_timeliness: str | None
+    supplement_requests: int
+    original_due_at: datetime | None
+
+    def days(self, calendar: WorkCalendar) -> Iterator[tuple[date, bool]]:
+        """The local days at whose last instant the spell held (since <= instant < until), and
+        whether it was overdue then, as `open_statement` classifies it: settled overdue, or not
+        settled and either more than one supplementation request or due before that day."""
+        settled, due = self.settled_timeliness, self.original_due_at
+        always = settled == OVERDUE or (settled is None and self.supplement_requests > 1)
+        due_day = None if settled is not None or due is None else calendar.local_date(due)
+        day, last = calendar.local_date(self.since), calendar.local_date(self.until)
+        while day < last:
+            yield day, always or (due_day is not None and due_day < day)
+            day += ONE_DAY
+
+
+ENDED_SPELL_FIELDS: Final = EndedSpell._fields
+
 
 class SpellBook:
     """The spells a page of events opens, and the stored open spells it closes."""
@@ -209,6 +256,17 @@ class Tally:
         self.days: dict[CounterKey, DayCounts] = {}
         self.waits: dict[UUID, Waits] = {}
         self.spells = SpellBook()
+        self.open_days: dict[CounterKey, list[int]] = {}
+
+    def ended(self, spell: EndedSpell) -> None:
+        """An ended spell's days in `timeliness_open_days` (open, overdue)."""
+        for day, overdue in spell.days(self.calendar):
+            key = CounterKey(spell.agency, spell.procedure_code, day)
+            counts = self.open_days.get(key)
+            if counts is None:
+                counts = self.open_days[key] = [0, 0]
+            counts[0] += 1
+            counts[1] += overdue
 
     def on(self, dossier: Dossier, instant: datetime) -> DayCounts:
         key = CounterKey(
@@ -364,6 +422,7 @@ class TimelinessView(PagedView):
         self.dossiers_table = self.qualified(f"{self.base_name}_dossiers")
         self.counters_table = self.qualified(f"{self.base_name}_counters")
         self.spells_table = self.qualified(f"{self.base_name}_spells")
+        self.open_days_table = self.qualified(f"{self.base_name}_open_days")
         columns = (*DOSSIER_COLUMNS, *WAIT_COLUMNS)
         self.sql_create_statements += [
             create_table_statement(self.dossiers_table, columns),
@@ -376,6 +435,18 @@ class TimelinessView(PagedView):
                 self.spells_table,
                 SQL(OPEN_DURING),
             ),
+            SQL("CREATE INDEX IF NOT EXISTS {} ON {} (since) WHERE until IS NULL").format(
+                Identifier(f"{self.base_name}_spells_not_ended"), self.spells_table
+            ),
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} (agency text NOT NULL, procedure_code text NOT NULL,"
+                " day date NOT NULL, open integer NOT NULL, overdue integer NOT NULL,"
+                " PRIMARY KEY (agency, procedure_code, day))"
+            ).format(self.open_days_table),
+            SQL("CREATE INDEX IF NOT EXISTS {} ON {} (day)").format(
+                Identifier(f"{self.base_name}_open_days_by_day"), self.open_days_table
+            ),
+            self._fill_open_days_statement(),
         ]
         self._select_dossiers = select_by_ids_statement(self.dossiers_table)
         self._upsert_dossiers = copy_upsert(
@@ -385,8 +456,17 @@ class TimelinessView(PagedView):
         self._close_spells = SQL(
             "UPDATE {0} AS spell SET until = closed.until"
             " FROM unnest(%b::uuid[], %b::timestamptz[]) AS closed(id, until)"
-            " WHERE spell.id = closed.id AND spell.until IS NULL"
-        ).format(self.spells_table)
+            " WHERE spell.id = closed.id AND spell.until IS NULL RETURNING {1}"
+        ).format(
+            self.spells_table,
+            SQL(", ").join(SQL("spell.{}").format(Identifier(n)) for n in ENDED_SPELL_FIELDS),
+        )
+        self._add_open_days = SQL(
+            "INSERT INTO {0} (agency, procedure_code, day, open, overdue)"
+            " SELECT * FROM unnest(%b::text[], %b::text[], %b::date[], %b::integer[],"
+            " %b::integer[]) ON CONFLICT (agency, procedure_code, day) DO UPDATE SET"
+            " open = {0}.open + EXCLUDED.open, overdue = {0}.overdue + EXCLUDED.overdue"
+        ).format(self.open_days_table)
         self._copy_spells = SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
             self.spells_table, SQL(", ").join(Identifier(name) for name in SPELL_FIELDS)
         )
@@ -394,7 +474,28 @@ class TimelinessView(PagedView):
 
     @property
     def read_model_tables(self) -> tuple[str, ...]:
-        return tuple(f"{self.base_name}_{part}" for part in ("dossiers", "counters", "spells"))
+        parts = ("dossiers", "counters", "spells", "open_days")
+        return tuple(f"{self.base_name}_{part}" for part in parts)
+
+    def _fill_open_days_statement(self) -> Composed:
+        """`timeliness_open_days` from the ended spells, when it is empty (created beside
+        spells of an earlier version): the rows `Tally.ended` would have added, computed by
+        PostgreSQL (local days in Asia/Ho_Chi_Minh)."""
+        local = "(({}) AT TIME ZONE 'Asia/Ho_Chi_Minh')::date"
+        since, until, due = (
+            SQL(local.format(column)) for column in ("since", "until", "original_due_at")
+        )
+        return SQL(
+            "INSERT INTO {days} (agency, procedure_code, day, open, overdue)"
+            " SELECT agency, procedure_code, {since} + n, count(*), count(*) FILTER (WHERE"
+            " settled_timeliness = 'overdue' OR (settled_timeliness IS NULL AND"
+            " (supplement_requests > 1 OR {due} < {since} + n)))"
+            " FROM {spells}, generate_series(0, {until} - {since} - 1) AS n"
+            " WHERE until IS NOT NULL AND NOT EXISTS (SELECT FROM {days})"
+            " GROUP BY agency, procedure_code, {since} + n"
+        ).format(
+            days=self.open_days_table, spells=self.spells_table, since=since, until=until, due=due
+        )
 
     def _create_spells(self) -> Composed:
         definitions = SQL(", ").join(
@@ -475,7 +576,7 @@ class TimelinessView(PagedView):
         for values, dossier in zip(rows, dossiers.values(), strict=True):
             values.extend(tally.waits[dossier.id])
         self._upsert_dossiers.write(cursor, rows)
-        self._write_spells(cursor, tally.spells)
+        self._write_spells(cursor, tally)
         if tally.days:
             keys = list(tally.days)
             cursor.execute(
@@ -489,17 +590,37 @@ class TimelinessView(PagedView):
             )
         self.cache.stage({key: (dossier, tally.waits[key]) for key, dossier in dossiers.items()})
 
-    def _write_spells(self, cursor: Cursor[DictRow], spells: SpellBook) -> None:
-        """Close the stored spells first: the new ones may be open, and must stay so."""
+    def _write_spells(self, cursor: Cursor[DictRow], tally: Tally) -> None:
+        """Close the stored spells first: the new ones may be open, and must stay so. Then the
+        days of every spell that ended (stored or new) are added to `timeliness_open_days`."""
+        spells = tally.spells
         if spells.closed_stored:
             ids = list(spells.closed_stored)
             cursor.execute(self._close_spells, [ids, [spells.closed_stored[i] for i in ids]])
+            for row in cursor.fetchall():
+                tally.ended(EndedSpell(**row))
         if spells.new:
             with cursor.copy(self._copy_spells) as copy:
                 copy.set_types([SPELL_TYPES[name] for name in SPELL_FIELDS])
                 values = attrgetter(*SPELL_FIELDS)
                 for spell in spells.new:
                     copy.write_row(values(spell))
+            ended = attrgetter(*ENDED_SPELL_FIELDS)
+            for spell in spells.new:
+                if spell.until is not None:
+                    tally.ended(EndedSpell(*ended(spell)))
+        if tally.open_days:
+            keys = list(tally.open_days)
+            cursor.execute(
+                self._add_open_days,
+                [
+                    [key.agency for key in keys],
+                    [key.procedure_code for key in keys],
+                    [key.day for key in keys],
+                    [tally.open_days[key][0] for key in keys],
+                    [tally.open_days[key][1] for key in keys],
+                ],
+            )
 
     def saved(self, position: int) -> None:
         self.cache.commit(position)
@@ -573,15 +694,34 @@ class TimelinessView(PagedView):
     def open_statement(
         self, agency: str | None, procedure_code: str | None, bounds: OpenBounds
     ) -> tuple[Composed, dict[str, Any]]:
-        """`count_open_at`'s statement and parameters (its row: `open_counts_of`)."""
+        """`count_open_at`'s statement and parameters (its row: `open_counts_of`).
+
+        At the last instant of a local day (a past period's end), the ended spells are read
+        from `timeliness_open_days` (a row per agency and procedure) and only the spells not
+        ended yet from the spells; at any other instant, every spell holding it."""
         parameters: dict[str, Any] = {"as_of": bounds.now, **bounds.parameters()}
-        clauses: list[Composable] = [SQL(OPEN_DURING + " @> %(as_of)s::timestamptz")]
-        clauses += self._scope(parameters, agency, procedure_code)
+        scope = SQL("").join(
+            SQL(" AND ") + clause for clause in self._scope(parameters, agency, procedure_code)
+        )
+        overdue = SQL(
+            "count(*) FILTER (WHERE settled_timeliness = 'overdue' OR (settled_timeliness IS NULL"
+            " AND (supplement_requests > 1 OR original_due_at < %(overdue_before)s)))"
+        )
+        day = end_of_day(bounds.now)
+        if day is None:
+            statement = SQL(
+                "SELECT count(*) AS open, {} AS overdue FROM {}"
+                " WHERE {} @> %(as_of)s::timestamptz{}"
+            ).format(overdue, self.spells_table, SQL(OPEN_DURING), scope)
+            return statement, parameters
+        parameters["day"] = day
         statement = SQL(
-            "SELECT count(*) AS open, count(*) FILTER (WHERE settled_timeliness = 'overdue'"
-            " OR (settled_timeliness IS NULL AND (supplement_requests > 1"
-            " OR original_due_at < %(overdue_before)s))) AS overdue FROM {} WHERE {}"
-        ).format(self.spells_table, SQL(" AND ").join(clauses))
+            "SELECT ended.open + going.open AS open, ended.overdue + going.overdue AS overdue"
+            " FROM (SELECT coalesce(sum(open), 0) AS open, coalesce(sum(overdue), 0) AS overdue"
+            " FROM {days} WHERE day = %(day)s{scope}) AS ended,"
+            " (SELECT count(*) AS open, {overdue} AS overdue FROM {spells}"
+            " WHERE until IS NULL AND since <= %(as_of)s{scope}) AS going"
+        ).format(days=self.open_days_table, spells=self.spells_table, overdue=overdue, scope=scope)
         return statement, parameters
 
     @staticmethod
