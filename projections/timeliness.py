@@ -43,7 +43,7 @@ created beside existing spells (an upgrade) is filled from them at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
 from operator import attrgetter
@@ -176,18 +176,6 @@ class EndedSpell(NamedTuple):
     supplement_requests: int
     original_due_at: datetime | None
 
-    def days(self, calendar: WorkCalendar) -> Iterator[tuple[date, bool]]:
-        """The local days at whose last instant the spell held (since <= instant < until), and
-        whether it was overdue then, as `open_statement` classifies it: settled overdue, or not
-        settled and either more than one supplementation request or due before that day."""
-        settled, due = self.settled_timeliness, self.original_due_at
-        always = settled == OVERDUE or (settled is None and self.supplement_requests > 1)
-        due_day = None if settled is not None or due is None else calendar.local_date(due)
-        day, last = calendar.local_date(self.since), calendar.local_date(self.until)
-        while day < last:
-            yield day, always or (due_day is not None and due_day < day)
-            day += ONE_DAY
-
 
 ENDED_SPELL_FIELDS: Final = EndedSpell._fields
 
@@ -259,14 +247,28 @@ class Tally:
         self.open_days: dict[CounterKey, list[int]] = {}
 
     def ended(self, spell: EndedSpell) -> None:
-        """An ended spell's days in `timeliness_open_days` (open, overdue)."""
-        for day, overdue in spell.days(self.calendar):
-            key = CounterKey(spell.agency, spell.procedure_code, day)
-            counts = self.open_days.get(key)
+        """An ended spell in `timeliness_open_days`: on each local day at whose last instant it
+        held (since <= instant < until: the days from since's to the one before until's), one
+        open, and one overdue if it was overdue then, as `open_statement` classifies it (settled
+        overdue, or not settled and either more than one supplementation request or due before
+        that day began)."""
+        first = spell.since.astimezone(LOCAL_TZ).date()
+        last = spell.until.astimezone(LOCAL_TZ).date()
+        if first >= last:
+            return
+        settled, due = spell.settled_timeliness, spell.original_due_at
+        always = settled == OVERDUE or (settled is None and spell.supplement_requests > 1)
+        due_day = None if settled is not None or due is None else due.astimezone(LOCAL_TZ).date()
+        agency, procedure_code, days = spell.agency, spell.procedure_code, self.open_days
+        day = first
+        while day < last:
+            key = CounterKey(agency, procedure_code, day)
+            counts = days.get(key)
             if counts is None:
-                counts = self.open_days[key] = [0, 0]
+                counts = days[key] = [0, 0]
             counts[0] += 1
-            counts[1] += overdue
+            counts[1] += always or (due_day is not None and due_day < day)
+            day += ONE_DAY
 
     def on(self, dossier: Dossier, instant: datetime) -> DayCounts:
         key = CounterKey(
