@@ -43,11 +43,11 @@ created beside existing spells (an upgrade) is filled from them at once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta
-from operator import attrgetter
-from typing import Any, Final, NamedTuple
+from operator import attrgetter, itemgetter
+from typing import Any, Final, NamedTuple, TypeVar
 from uuid import UUID
 
 from eventsourcing.postgres import PostgresDatastore
@@ -234,6 +234,22 @@ class DayCounts:
 
 COUNTER_NAMES: Final = tuple(field.name for field in fields(DayCounts))
 INTERVAL_COUNTERS: Final = frozenset({"processing_working_time", "processing_calendar_time"})
+
+
+T = TypeVar("T")
+
+
+def by_counter_key(
+    counted: Mapping[CounterKey, T], *values: Callable[[T], object]
+) -> list[list[Any]]:
+    """The arrays of an upsert by (agency, procedure_code, day): the keys', then each value's."""
+    keys = list(counted)
+    return [
+        [key.agency for key in keys],
+        [key.procedure_code for key in keys],
+        [key.day for key in keys],
+        *([value(counted[key]) for key in keys] for value in values),
+    ]
 
 
 class Tally:
@@ -580,16 +596,8 @@ class TimelinessView(PagedView):
         self._upsert_dossiers.write(cursor, rows)
         self._write_spells(cursor, tally)
         if tally.days:
-            keys = list(tally.days)
-            cursor.execute(
-                self._add_counts,
-                [
-                    [key.agency for key in keys],
-                    [key.procedure_code for key in keys],
-                    [key.day for key in keys],
-                    *([getattr(tally.days[key], name) for key in keys] for name in COUNTER_NAMES),
-                ],
-            )
+            counters = (attrgetter(name) for name in COUNTER_NAMES)
+            cursor.execute(self._add_counts, by_counter_key(tally.days, *counters))
         self.cache.stage({key: (dossier, tally.waits[key]) for key, dossier in dossiers.items()})
 
     def _write_spells(self, cursor: Cursor[DictRow], tally: Tally) -> None:
@@ -612,17 +620,8 @@ class TimelinessView(PagedView):
                 if spell.until is not None:
                     tally.ended(EndedSpell(*ended(spell)))
         if tally.open_days:
-            keys = list(tally.open_days)
-            cursor.execute(
-                self._add_open_days,
-                [
-                    [key.agency for key in keys],
-                    [key.procedure_code for key in keys],
-                    [key.day for key in keys],
-                    [tally.open_days[key][0] for key in keys],
-                    [tally.open_days[key][1] for key in keys],
-                ],
-            )
+            counts = by_counter_key(tally.open_days, itemgetter(0), itemgetter(1))
+            cursor.execute(self._add_open_days, counts)
 
     def saved(self, position: int) -> None:
         self.cache.commit(position)
