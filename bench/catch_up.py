@@ -186,7 +186,7 @@ def measured(server: ServerClock, work: Callable[[], None]) -> Figure:
     )
 
 
-def read_events(url: str) -> None:
+def read_events(url: str, page_size: int = PAGE) -> None:
     """The baseline: every event's stored record, in pages, as the runner reads them."""
     with psycopg.connect(url) as connection:
         after = 0
@@ -195,7 +195,7 @@ def read_events(url: str) -> None:
                 "SELECT notification_id, originator_id, originator_version, topic, state"
                 " FROM ledger_events WHERE notification_id > %s ORDER BY notification_id"
                 " LIMIT %s",
-                (after, PAGE),
+                (after, page_size),
                 prepare=True,
             ).fetchall()
             if not rows:
@@ -258,20 +258,24 @@ class CatchUp:
 
 
 def catch_up_figures(
-    url: str, database: Database, rules: Rules, head: int, *, rounds: int = 1
+    url: str, database: Database, rules: Rules, head: int, *, rounds: int = 1, page_size: int = PAGE
 ) -> CatchUp:
     """Bare psycopg reading the events, each read model alone, then all of them together,
-    `rounds` times each (the median)."""
+    `rounds` times each (the median), in pages of `page_size` events."""
     server = ServerClock(url)
     runs: dict[str, list[Figure]] = {}
     for number in range(rounds):
-        runs.setdefault("bare psycopg", []).append(measured(server, lambda: read_events(url)))
+        runs.setdefault("bare psycopg", []).append(
+            measured(server, lambda: read_events(url, page_size))
+        )
         for name in READ_MODELS:
             runs.setdefault(name, []).append(
-                caught_up(server, database, rules, [name], f"__bench{number}", head)
+                caught_up(server, database, rules, [name], f"__bench{number}", head, page_size)
             )
         runs.setdefault("together", []).append(
-            caught_up(server, database, rules, list(READ_MODELS), f"__bench{number}", head)
+            caught_up(
+                server, database, rules, list(READ_MODELS), f"__bench{number}", head, page_size
+            )
         )
     median = {
         name: Figure(*(statistics.median(getattr(f, k) for f in figures) for k in ("wall", "cpu", "server")))
@@ -288,6 +292,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=300_000, help="events in the ledger")
     parser.add_argument("--workload", choices=sorted(WORKLOADS), default="plain")
     parser.add_argument("--rounds", type=int, default=3, help="catch-ups of each (median)")
+    parser.add_argument(
+        "--page", type=int, default=PAGE, help="events per page (the projectors' default)"
+    )
     parser.add_argument(
         "--gc",
         choices=("default", "tuned", "off"),
@@ -316,10 +323,13 @@ def main() -> None:
             tune_garbage_collection()
         elif args.gc == "off":
             gc.disable()
-        figures = catch_up_figures(bench_db.url, database, rules, head, rounds=args.rounds)
+        figures = catch_up_figures(
+            bench_db.url, database, rules, head, rounds=args.rounds, page_size=args.page
+        )
     print(
         f"PostgreSQL {bench_db.server_version}; {head:,} events ({args.workload}); each read "
-        f"model caught up from zero {args.rounds} times (median); garbage collector {args.gc}"
+        f"model caught up from zero {args.rounds} times (median) in pages of {args.page:,}; "
+        f"garbage collector {args.gc}"
     )
     rows = [("", "wall s", "process CPU s", "server CPU s", "events/s")]
     for name, figure in (("bare psycopg", figures.baseline), *figures.alone.items()):
