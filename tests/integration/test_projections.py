@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -64,6 +64,7 @@ from projections.registry import (
     wait_until,
 )
 from projections.runner import ProjectionRunner
+from projections.view import PagedView
 
 RULES = Rules(calendar=load_calendar(None), procedures=load_procedures(None))
 CALENDAR = RULES.calendar
@@ -221,6 +222,15 @@ def expected_status_row(ledger: DossierLedger, dossier_id: UUID) -> dict[str, An
         "electronic_result": dossier.electronic_result,
         "settled_timeliness": classify(dossier, NOW, CALENDAR) if settled else None,
     }
+
+
+def drop_and_close(views: Iterable[PagedView]) -> None:
+    """Drop the tables of views a test opened under names of its own, and close them."""
+    for view in views:
+        with view.datastore.transaction(commit=True) as cursor:
+            for table in view.table_names:
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        view.datastore.close()
 
 
 def catch_up(view_name: str, database: Database, ledger: DossierLedger, page_size: int) -> None:
@@ -432,11 +442,7 @@ def test_read_models_caught_up_together_equal_each_caught_up_alone(
             event["notification_id"] for event in events
         ]
     finally:
-        for view in [*alone.values(), *together.values()]:
-            with view.datastore.transaction(commit=True) as cursor:
-                for table in view.table_names:
-                    cursor.execute(f"DROP TABLE IF EXISTS {table}")
-            view.datastore.close()
+        drop_and_close([*alone.values(), *together.values()])
 
 
 def test_a_failing_read_model_does_not_hold_back_the_others_of_its_runner(
@@ -471,11 +477,7 @@ def test_a_failing_read_model_does_not_hold_back_the_others_of_its_runner(
             runner.stop()
         assert runner.positions() == dict.fromkeys(ALL, head)
     finally:
-        for view in views.values():
-            with view.datastore.transaction(commit=True) as cursor:
-                for table in view.table_names:
-                    cursor.execute(f"DROP TABLE IF EXISTS {table}")
-            view.datastore.close()
+        drop_and_close(views.values())
 
 
 def test_a_page_computed_longer_than_five_seconds_is_still_written(
@@ -500,10 +502,7 @@ def test_a_page_computed_longer_than_five_seconds_is_still_written(
         runner.catch_up(head)
         assert view.position(ledger.name) == head
     finally:
-        with view.datastore.transaction(commit=True) as cursor:
-            for table in view.table_names:
-                cursor.execute(f"DROP TABLE IF EXISTS {table}")
-        view.datastore.close()
+        drop_and_close([view])
 
 
 # --- Running, waiting, lag ------------------------------------------------------------------
