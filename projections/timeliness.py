@@ -498,8 +498,8 @@ class TimelinessView(PagedView):
     def _fill_open_days_statement(self) -> Composed:
         """`timeliness_open_days` from the ended spells, when it is empty (created beside
         spells of an earlier version): the rows `Tally.ended` would have added, computed by
-        PostgreSQL (local days in Asia/Ho_Chi_Minh)."""
-        local = "(({}) AT TIME ZONE 'Asia/Ho_Chi_Minh')::date"
+        PostgreSQL (local days in the calendar's time zone, LOCAL_TZ)."""
+        local = f"(({{}}) AT TIME ZONE '{LOCAL_TZ.key}')::date"
         since, until, due = (
             SQL(local.format(column)) for column in ("since", "until", "original_due_at")
         )
