@@ -86,6 +86,7 @@ class DatabaseMonitor:
         self._listeners: list[Callable[[bool], None]] = []
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._readings = threading.Condition()  # notified at each reading and at stop
         self._thread: threading.Thread | None = None
         self._connection: psycopg.Connection[Any] | None = None
 
@@ -130,12 +131,15 @@ class DatabaseMonitor:
         if self._thread is None:
             return
         self._wake.set()
-        deadline = time.monotonic() + self.timeout + 1
-        while time.monotonic() < deadline and not self._stopping.is_set():
+
+        def held() -> bool:
             positions = self.positions
-            if positions is not None and self._tracking.keys() <= positions.projections.keys():
-                return
-            time.sleep(0.01)
+            return self._stopping.is_set() or (
+                positions is not None and self._tracking.keys() <= positions.projections.keys()
+            )
+
+        with self._readings:
+            self._readings.wait_for(held, timeout=self.timeout + 1)
 
     def on_change(self, listener: Callable[[bool], None]) -> Callable[[], None]:
         """Call `listener(reachable)` from the probe's thread when reachability changes;
@@ -153,6 +157,8 @@ class DatabaseMonitor:
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
+        with self._readings:
+            self._readings.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=self.timeout * 2 + 1)
             self._thread = None
@@ -177,7 +183,9 @@ class DatabaseMonitor:
         if suspected:
             self._suspected = False
         if isinstance(outcome, Positions):
-            self.positions = outcome
+            with self._readings:
+                self.positions = outcome
+                self._readings.notify_all()
             self._set(reachable=True, error="")
             return
         if isinstance(outcome, TimeoutError):
