@@ -11,9 +11,10 @@ Then, in the same run and against the same database: bare psycopg reading the ev
 pages of 10,000 (the baseline), each read model caught up from zero into tables of its own by
 the projection runner (pages of 10,000, as `ledger project` reads by default), and all of them
 together by one runner (one reader that decodes each page once for all, as `ledger serve
---projections` runs them). For each: the wall time, the CPU time of this process and of the PostgreSQL server, and
-the events per second (together: the events times the read models, per second). The read models
-before the steps one are today's; the last lines say what the steps model adds to them.
+--projections` runs them). For each: the wall time, the CPU time of this process and of the
+PostgreSQL server, and the events per second (together: the events times the read models, per
+second). The read models before the steps one are today's; the last lines say what the steps
+model adds to them.
 bench/queries.py prints the same figures (`catch_up_figures`) beside its read-side ones.
 
 Run with `make bench` (or `.venv/bin/python bench/catch_up.py --help`).

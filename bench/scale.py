@@ -1,13 +1,13 @@
 """How the costs grow with the ledger's size: 10 thousand, 1 million, 10 million events.
 
-`ledger serve --workers 2` and `ledger project` (each read model, the checkpoints among them,
-in a process of its own), as a deployment on one machine runs them, on a database of the
-benchmark's own (`--workers 1`: one `ledger serve --projections` instead). The ledger is filled through the normal write path: batches
-of `--batch` events posted to `POST /v1/events:batch` by `--fill-clients` clients, dossiers of
-three events (received, transferred, resolved) spread over a year in three agencies of one
-province. Once the read models and the signed checkpoint have caught up and the database has
-settled (VACUUM (ANALYZE), CHECKPOINT: `settle`), at each size, one
-client (no concurrency: latency, not throughput) measures p50/p99 of:
+`ledger serve --workers 2` and `ledger project` (each read model, the checkpoints among them, in
+a process of its own), as a deployment on one machine runs them, on a database of the
+benchmark's own (`--workers 1`: one `ledger serve --projections` instead). The ledger is filled
+through the normal write path: batches of `--batch` events posted to `POST /v1/events:batch` by
+`--fill-clients` clients, dossiers of three events (received, transferred, resolved) spread over
+a year in three agencies of one province. Once the read models and the signed checkpoint have
+caught up and the database has settled (VACUUM (ANALYZE), CHECKPOINT: `settle`), at each size,
+one client (no concurrency: latency, not throughput) measures p50/p99 of:
 
 - a single post (`POST /v1/dossiers/{code}/events`, a new dossier's Received);
 - a batch (`POST /v1/events:batch` of `--measure-batch` new dossiers' Received events);
