@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -62,41 +62,52 @@ def swagger_ui() -> SwaggerRenderPlugin:
     )
 
 
-async def provide_runtime(state: State) -> Runtime:
-    runtime: Runtime = state.runtime
-    return runtime
+def providers(state: Callable[[], State]) -> dict[str, Provide]:
+    """What handlers get by dependency injection: what the lifespan put in the app's state.
 
+    Providers take no parameters, so Litestar has nothing to parse before calling them (a
+    provider taking `state` cost a tenth of a single post). Each app has its own: `use_cache`
+    keeps the first answer in the Provide itself. `queries` and `read_models` need `runtime`
+    (a handler that takes them with `runtime` gets them one after the other: Litestar resolves
+    the dependencies of one level in a task group, a tenth of a lookup's time for awaits that
+    never wait).
+    """
 
-async def provide_ingest(state: State) -> Ingest:
-    ingest: Ingest = state.ingest
-    return ingest
+    async def provide_runtime() -> Runtime:
+        runtime: Runtime = state().runtime
+        return runtime
 
+    async def provide_ingest() -> Ingest:
+        ingest: Ingest = state().ingest
+        return ingest
 
-async def provide_queries(state: State, runtime: NamedDependency[Runtime]) -> Queries:
-    """The read pool's queries. It takes `runtime` so that Litestar resolves the two one after
-    the other: dependencies of one level are resolved in a task group, a tenth of a lookup's
-    time for two awaits that never wait."""
-    del runtime
-    queries: Queries = state.queries
-    return queries
+    async def provide_queries(runtime: NamedDependency[Runtime]) -> Queries:
+        del runtime
+        queries: Queries = state().queries
+        return queries
 
+    async def provide_read_models(runtime: NamedDependency[Runtime]) -> ReadModels:
+        del runtime
+        read_models: ReadModels = state().read_models
+        return read_models
 
-async def provide_read_models(state: State, runtime: NamedDependency[Runtime]) -> ReadModels:
-    """The read models; after `runtime`, as `provide_queries` is."""
-    del runtime
-    read_models: ReadModels = state.read_models
-    return read_models
+    def provide_page_sessions(runtime: NamedDependency[Runtime]) -> PageSessions:
+        """Made (with their table) when a page first needs them; on the event loop, so two
+        first requests cannot both create the table."""
+        return PageSessions(runtime.ledger.factory.datastore)  # type: ignore[attr-defined]
 
+    async def provide_metrics_registry() -> CollectorRegistry:
+        registry: CollectorRegistry = state().metrics_registry
+        return registry
 
-def provide_page_sessions(runtime: NamedDependency[Runtime]) -> PageSessions:
-    """The inspectors' page sessions, made (with their table) when a page first needs them. On
-    the event loop, so two first requests cannot both create the table."""
-    return PageSessions(runtime.ledger.factory.datastore)  # type: ignore[attr-defined]
-
-
-async def provide_metrics_registry(state: State) -> CollectorRegistry:
-    registry: CollectorRegistry = state.metrics_registry
-    return registry
+    return {
+        "runtime": Provide(provide_runtime, use_cache=True),
+        "read_models": Provide(provide_read_models, use_cache=True),
+        "queries": Provide(provide_queries, use_cache=True),
+        "ingest": Provide(provide_ingest, use_cache=True),
+        "page_sessions": Provide(provide_page_sessions, use_cache=True, sync_to_thread=False),
+        "metrics_registry": Provide(provide_metrics_registry, use_cache=True),
+    }
 
 
 # Each app has its own providers: `use_cache` keeps the first answer in the Provide itself.
@@ -193,12 +204,7 @@ def create_app(
         before_request=check_query,
         plugins=[StrictStructSchemas()],
         dependencies={
-            "runtime": Provide(provide_runtime, use_cache=True),
-            "read_models": Provide(provide_read_models, use_cache=True),
-            "queries": Provide(provide_queries, use_cache=True),
-            "ingest": Provide(provide_ingest, use_cache=True),
-            "page_sessions": Provide(provide_page_sessions, use_cache=True, sync_to_thread=False),
-            "metrics_registry": Provide(provide_metrics_registry, use_cache=True),
+            **providers(lambda: app.state),
         },
         exception_handlers={**exception_handlers, **availability_handlers(fail_fast)},
         before_send=[security_headers],
