@@ -56,6 +56,7 @@ def serve(host: str, port: int, projections: bool, workers: int) -> None:
     import uvicorn  # noqa: PLC0415
 
     from api.app import create_app  # noqa: PLC0415
+    from api.http_protocol import CoalescingHttpToolsProtocol  # noqa: PLC0415
 
     settings = load_settings()
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again: make that an
@@ -86,6 +87,7 @@ def serve(host: str, port: int, projections: bool, workers: int) -> None:
             log_level="warning",
             access_log=False,
             forwarded_allow_ips=proxies,
+            http=CoalescingHttpToolsProtocol,
         )
     else:
         from api.workers import serve_workers  # noqa: PLC0415

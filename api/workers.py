@@ -36,6 +36,8 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
 def _worker(host: str, port: int, forwarded_allow_ips: str) -> None:
     import uvicorn  # noqa: PLC0415
 
+    from api.http_protocol import CoalescingHttpToolsProtocol  # noqa: PLC0415
+
     sock = reuse_port_socket(host, port)
     sock.listen(BACKLOG)
     config = uvicorn.Config(
@@ -44,6 +46,7 @@ def _worker(host: str, port: int, forwarded_allow_ips: str) -> None:
         log_level="warning",
         access_log=False,
         forwarded_allow_ips=forwarded_allow_ips,
+        http=CoalescingHttpToolsProtocol,
     )
     uvicorn.Server(config).run(sockets=[sock])
 
