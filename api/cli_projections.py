@@ -101,10 +101,12 @@ def rebuild(name: str, batch: int) -> None:
         TimeRemainingColumn,
     )
 
+    from application.runtime import tune_garbage_collection  # noqa: PLC0415
     from projections.rebuild import RebuildInProgressError  # noqa: PLC0415
     from projections.rebuild import rebuild as rebuild_read_model  # noqa: PLC0415
 
     parts = _prepare()
+    tune_garbage_collection()  # as the projectors do
     columns = (
         TextColumn("{task.description}"),
         BarColumn(bar_width=24),

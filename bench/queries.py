@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from application.bootstrap import migrate
 from application.keys import Role
 from application.ledger import history, replay
-from application.runtime import Runtime
+from application.runtime import Runtime, tune_garbage_collection
 from application.settings import Settings
 from application.writer import Submission
 from bench.catch_up import AGENCIES, START, catch_up_figures, command, plain_dossier
@@ -241,6 +241,8 @@ def main() -> None:
             for runner in runners:
                 runner.stop()
         head = runtime.ledger.recorder.max_notification_id() or 0
+        # The garbage collector as the projectors' processes and `ledger rebuild` tune it.
+        tune_garbage_collection()
         catch_up = catch_up_figures(bench_db.url, runtime.database, runtime.rules, head)
         rebuild_seconds = bench_rebuild(runtime, DOSSIER_STATUS)
         _, token = runtime.keys.issue(Role.INSPECTOR, (), "bench")
