@@ -42,7 +42,7 @@ from application.keys import ApiKeys, Role
 from application.mapper import MsgspecMapper
 from application.runtime import load_rules
 from application.settings import Settings
-from bench.common import BenchDatabase, print_table, run_wrk
+from bench.common import BenchDatabase, print_table, run_wrk, settle
 from domain.code import DossierCode
 from domain.commands import Actor, Channel, EventCommand, ReceivedData
 from domain.dossier import record
@@ -322,7 +322,11 @@ def main() -> None:
         print(
             f"PostgreSQL {bench_db.server_version}, synchronous_commit=on, {os.cpu_count()} cores"
         )
+        # Each figure on a settled database: not beside the autovacuum and checkpoint that the
+        # rows of the one before left behind.
+        settle(bench_db.url)
         raw = bench_raw(bench_db.url, args.clients, args.seconds)
+        settle(bench_db.url)
         naive = bench_naive_eventsourcing(bench_db.url, settings, args.clients, args.seconds)
         ledger = open_ledger(database, pool_size=1)
         _, token = ApiKeys(ledger.factory.datastore).issue(Role.HANDLER, (AGENCY,), "bench")  # type: ignore[attr-defined]
@@ -330,7 +334,9 @@ def main() -> None:
         server = start_server(bench_db.url, bench_db.data_dir, args.port, args.workers)
         try:
             base = f"http://127.0.0.1:{args.port}"
+            settle(bench_db.url)
             single = bench_http_single(base, token, args.clients, args.seconds, bench_db.url)
+            settle(bench_db.url)
             batch = bench_http_batch(base, token, args.batch_clients, args.seconds)
         finally:
             server.terminate()

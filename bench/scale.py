@@ -41,13 +41,12 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-import psycopg
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from application.bootstrap import migrate
-from bench.common import BenchDatabase, print_table
+from bench.common import BenchDatabase, print_table, settle
 from bench.ingest import start_server
 
 PROVINCE = "000.00.00.H56"
@@ -228,17 +227,6 @@ def wait_until_caught_up(client: Client, events: int) -> tuple[float, int]:
             if head >= events and not any(lags) and size >= head:
                 return time.monotonic() - started, head
             time.sleep(1)
-
-
-def settle(url: str) -> float:
-    """VACUUM (ANALYZE) and CHECKPOINT: the vacuuming, statistics and writes a bulk fill leaves to
-    autovacuum and the checkpointer are done before measuring, not during it (a ledger that grows
-    at a handling system's pace has them done as it goes); the seconds it took."""
-    started = time.monotonic()
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("VACUUM (ANALYZE)")
-        connection.execute("CHECKPOINT")
-    return time.monotonic() - started
 
 
 @dataclass
