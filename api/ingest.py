@@ -18,11 +18,12 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example
 from litestar.params import Body, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_403_FORBIDDEN
-from litestar.types import Empty, Receive, Scope, Send
+from litestar.types import Empty
 
 from api import contract
+from api.answers import JsonAnswer, json_answer
 from api.auth import authorized, current_key
-from api.bodies import JSON, WIRE_BYTES, JsonBody, missing_body
+from api.bodies import WIRE_BYTES, JsonBody, missing_body
 from api.headers import scope_header
 from api.problems import ProblemError, domain_problem, problem_responses, refused_in_batch
 from api.schemas import (
@@ -181,37 +182,6 @@ def page_address(request: Request[Any, Any, Any]) -> str:
         server = scope.get("server") or ("localhost", 80)
         return f"{scope['scheme']}://{server[0]}:{server[1]}"
     return f"{scope['scheme']}://{host}"
-
-
-_ANSWER = msgspec.json.Encoder()
-_JSON_TYPE = (b"content-type", JSON.encode())
-
-
-class JsonAnswer:
-    """An answer of JSON bytes sent as its two ASGI messages: what an ASGIResponse sends for
-    it, without building its header and cookie structures per request (the write endpoints
-    answer POST only, so never a HEAD without a body)."""
-
-    __slots__ = ("body", "status")
-
-    def __init__(self, body: bytes, status: int) -> None:
-        self.body = body
-        self.status = status
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": self.status,
-                "headers": [_JSON_TYPE, (b"content-length", str(len(self.body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": self.body, "more_body": False})
-
-
-def json_answer(answer: AppendedOut, status: int) -> JsonAnswer:
-    """The answer as bytes, encoded once by msgspec (no per-request encoder lookup)."""
-    return JsonAnswer(_ANSWER.encode(answer), status)
 
 
 CONSISTENCY_TIMEOUT = 10.0

@@ -11,8 +11,10 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 
+from api.answers import JsonAnswer, json_answer
 from api.auth import authorized
 from api.ingest import status_out
 from api.problems import ProblemError
@@ -120,25 +122,36 @@ class InspectorController(Controller):
     tags = ["inspectors"]
     middleware = [authorized(Role.INSPECTOR)]  # api.auth.Authorized: as a guard, copying nothing
 
-    @get("/{code:str}", summary="One dossier as it stands now")
+    @get(
+        "/{code:str}",
+        summary="One dossier as it stands now",
+        responses={200: ResponseSpec(DossierOut, description="The dossier now")},
+    )
     async def dossier(
         self,
         runtime: NamedDependency[Runtime],
         queries: NamedDependency[Queries],
         code: FromPath[str],
-    ) -> DossierOut:
+    ) -> JsonAnswer:
         entries = await queries.histories.history(parse_code(code))
         dossier = replay(entries)
         if dossier is None:
             raise _not_found(code)
-        return dossier_out(dossier, datetime.now(UTC), runtime.rules.calendar, runtime.agencies)
+        now = datetime.now(UTC)
+        return json_answer(dossier_out(dossier, now, runtime.rules.calendar, runtime.agencies))
 
-    @get("/{code:str}/history", summary="Every event of a dossier, in order, with its position")
-    async def history(self, queries: NamedDependency[Queries], code: FromPath[str]) -> HistoryOut:
+    @get(
+        "/{code:str}/history",
+        summary="Every event of a dossier, in order, with its position",
+        responses={200: ResponseSpec(HistoryOut, description="The dossier's events")},
+    )
+    async def history(self, queries: NamedDependency[Queries], code: FromPath[str]) -> JsonAnswer:
         entries = await queries.histories.history(parse_code(code))
         if not entries:
             raise _not_found(code)
-        return HistoryOut(dossier_code=code, events=[history_event(e) for e in entries])
+        return json_answer(
+            HistoryOut(dossier_code=code, events=[history_event(e) for e in entries])
+        )
 
     @get(
         "/{code:str}/state",

@@ -9,8 +9,10 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.middleware.base import DefineMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter
 
+from api.answers import JsonAnswer, json_answer
 from api.ingest import status_out
 from api.problems import ProblemError
 from api.schemas import PublicDossierOut, shown
@@ -66,6 +68,7 @@ class PublicController(Controller):
             "Answers status, procedure, agency, dates and timeliness, nothing about people. "
             "An unknown code and a wrong secret get the same 404. Rate-limited per client."
         ),
+        responses={200: ResponseSpec(PublicDossierOut, description="The dossier's status")},
     )
     async def lookup(
         self,
@@ -75,12 +78,12 @@ class PublicController(Controller):
         secret: Annotated[
             str, HeaderParameter(name="X-Lookup-Secret", min_length=1, max_length=64)
         ],
-    ) -> PublicDossierOut:
+    ) -> JsonAnswer:
         row = await find_public_dossier(runtime, queries, code, secret)
         if row is None:
             raise not_found()
         timeliness = row.timeliness(datetime.now(UTC), runtime.rules.calendar)
-        return PublicDossierOut(
+        answer = PublicDossierOut(
             code=row.code,
             status=status_out(row.status),
             procedure={"code": row.procedure_code, "name": row.procedure_name},
@@ -91,3 +94,4 @@ class PublicController(Controller):
             timeliness=None if timeliness is None else timeliness.value,
             updated_at=shown(row.updated_at),
         )
+        return json_answer(answer)

@@ -172,6 +172,8 @@ class Histories:
             "SELECT {} FROM {} WHERE originator_id = ANY(%s)"
             " ORDER BY originator_id, originator_version"
         ).format(HISTORY_COLUMNS, sql.Identifier(recorder.events_table_name))
+        # Composed once: psycopg composes an SQL object again at every execution.
+        self._text = self._statement.as_bytes(None)
         self._keyed = reads.keyed(self._fetch)
 
     async def history(self, code: DossierCode) -> list[HistoryEntry]:
@@ -180,7 +182,7 @@ class Histories:
 
     async def _fetch(self, ids: list[UUID]) -> dict[UUID, list[HistoryEntry]]:
         found: dict[UUID, list[HistoryEntry]] = {}
-        for row in await self.reads.fetch(self._statement, (ids,)):
+        for row in await self.reads.fetch(self._text, (ids,)):
             found.setdefault(row["originator_id"], []).append(history_entry(self.ledger, row))
         return found
 

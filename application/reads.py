@@ -51,7 +51,7 @@ class AsyncReads:
         await self.pool.close()
 
     async def fetch(
-        self, statement: SQL | Composed, parameters: Sequence[Any] | Mapping[str, Any]
+        self, statement: SQL | Composed | bytes, parameters: Sequence[Any] | Mapping[str, Any]
     ) -> list[DictRow]:
         """The rows of one prepared statement.
 
