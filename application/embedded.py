@@ -51,44 +51,6 @@ SERVER_SETTINGS = (
 )
 
 
-def memory_settings(total_bytes: int | None = None) -> tuple[str, ...]:
-    """The server's memory, sized for the machine it runs on as PostgreSQL's documentation
-    advises for a server of its own: a quarter of the memory for shared buffers (at most 8 GiB,
-    at least PostgreSQL's default of 128 MiB), and the planner told that half of it caches data.
-
-    With the default 128 MiB, a ledger of a million events no longer fits: an inclusion proof
-    (about twenty index probes in `audit_log_subtrees`, a few of them cold each time) took 2.2 ms
-    at 1M events against 1.8 ms with 4 GiB, on a machine whose 24 GiB held the files in its page
-    cache either way. The memory is reserved as the buffers fill, not at start. In a container,
-    its memory limit (cgroup) counts, not the host's memory.
-    """
-    if total_bytes is None:
-        total_bytes = available_memory()
-    mib = total_bytes // (1024 * 1024)
-    shared = max(128, min(mib // 4, 8192))
-    cache = max(mib // 2, 128)
-    return ("-c", f"shared_buffers={shared}MB", "-c", f"effective_cache_size={cache}MB")
-
-
-CGROUP_LIMITS = (
-    Path("/sys/fs/cgroup/memory.max"),  # cgroup v2
-    Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"),  # cgroup v1
-)
-
-
-def available_memory() -> int:
-    """The machine's memory, or the container's limit when it is lower."""
-    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    for limit_file in CGROUP_LIMITS:
-        try:
-            text = limit_file.read_text().strip()
-        except OSError:
-            continue
-        if text.isdigit():
-            total = min(total, int(text))
-    return total
-
-
 class EmbeddedStartFailed(RuntimeError):
     """The embedded PostgreSQL did not become ready in time."""
 
@@ -333,7 +295,6 @@ class EmbeddedPostgres:
                     "-k",
                     str(self._socket_dir),
                     *SERVER_SETTINGS,
-                    *memory_settings(),
                 ],
                 stdin=subprocess.DEVNULL,
                 stdout=log,

