@@ -21,8 +21,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 class CoalescingTransport:
     """A transport whose writes within one turn of the loop reach the socket as one.
 
-    Everything but `write`, `writelines` and `close` goes to the socket's transport unchanged;
-    `close` (and `abort`) send what is pending first, as the transport itself would.
+    Everything but `write`, `writelines`, `close` and `abort` goes to the socket's transport
+    unchanged; `close` sends what is pending first, as the transport itself would, and `abort`
+    drops it, as the transport drops its own buffer.
     """
 
     __slots__ = ("_loop", "_pending", "_transport")

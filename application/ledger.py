@@ -168,12 +168,15 @@ class Histories:
         recorder: Any = ledger.recorder
         self.ledger = ledger
         self.reads = reads
-        self._statement = sql.SQL(
-            "SELECT {} FROM {} WHERE originator_id = ANY(%s)"
-            " ORDER BY originator_id, originator_version"
-        ).format(HISTORY_COLUMNS, sql.Identifier(recorder.events_table_name))
-        # Composed once: psycopg composes an SQL object again at every execution.
-        self._text = self._statement.as_bytes(None)
+        # Composed to bytes once: psycopg composes an SQL object again at every execution.
+        self._statement = (
+            sql.SQL(
+                "SELECT {} FROM {} WHERE originator_id = ANY(%s)"
+                " ORDER BY originator_id, originator_version"
+            )
+            .format(HISTORY_COLUMNS, sql.Identifier(recorder.events_table_name))
+            .as_bytes(None)
+        )
         self._keyed = reads.keyed(self._fetch)
 
     async def history(self, code: DossierCode) -> list[HistoryEntry]:
@@ -182,7 +185,7 @@ class Histories:
 
     async def _fetch(self, ids: list[UUID]) -> dict[UUID, list[HistoryEntry]]:
         found: dict[UUID, list[HistoryEntry]] = {}
-        for row in await self.reads.fetch(self._text, (ids,)):
+        for row in await self.reads.fetch(self._statement, (ids,)):
             found.setdefault(row["originator_id"], []).append(history_entry(self.ledger, row))
         return found
 
