@@ -126,7 +126,12 @@ def rebuild(name: str, batch: int) -> None:
 
         try:
             rebuilt = rebuild_read_model(
-                parts.database, parts.rules, name, page_size=batch, progress=progress
+                parts.database,
+                parts.rules,
+                name,
+                page_size=batch,
+                progress=progress,
+                freeze_after_page=True,
             )
         except RebuildInProgressError as error:
             fail(str(error))

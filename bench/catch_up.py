@@ -212,11 +212,13 @@ def caught_up(
     suffix: str,
     head: int,
     page_size: int = PAGE,
+    freeze_after_page: bool = True,
 ) -> Figure:
     """The read models `names` caught up from zero into tables of their own (`{name}{suffix}`)
-    by one runner, as `ledger project` and `ledger serve --projections` run them: one reader
-    that decodes each page once for all of them. The tables are opened before the measure and
-    dropped after it."""
+    by one runner, as `ledger project`'s workers run them: one reader that decodes each page
+    once for all of them, what a page leaves alive frozen out of the collector's reach (unless
+    `freeze_after_page` is False). The tables are opened before the measure and dropped after
+    it."""
     views = [open_read_model_view(database, name, tables=name + suffix) for name in names]
     ledger = open_ledger(database, pool_size=1)
     runner = ProjectionRunner(
@@ -226,6 +228,7 @@ def caught_up(
         ],
         ledger,
         page_size=page_size,
+        freeze_after_page=freeze_after_page,
     )
     try:
         figure = measured(server, lambda: runner.catch_up(head))
@@ -259,10 +262,18 @@ class CatchUp:
 
 
 def catch_up_figures(
-    url: str, database: Database, rules: Rules, head: int, *, rounds: int = 1, page_size: int = PAGE
+    url: str,
+    database: Database,
+    rules: Rules,
+    head: int,
+    *,
+    rounds: int = 1,
+    page_size: int = PAGE,
+    freeze_after_page: bool = True,
 ) -> CatchUp:
     """Bare psycopg reading the events, each read model alone, then all of them together,
     `rounds` times each (the median), in pages of `page_size` events."""
+    freeze = freeze_after_page
     server = ServerClock(url)
     runs: dict[str, list[Figure]] = {}
     for number in range(rounds):
@@ -271,11 +282,20 @@ def catch_up_figures(
         )
         for name in READ_MODELS:
             runs.setdefault(name, []).append(
-                caught_up(server, database, rules, [name], f"__bench{number}", head, page_size)
+                caught_up(
+                    server, database, rules, [name], f"__bench{number}", head, page_size, freeze
+                )
             )
         runs.setdefault("together", []).append(
             caught_up(
-                server, database, rules, list(READ_MODELS), f"__bench{number}", head, page_size
+                server,
+                database,
+                rules,
+                list(READ_MODELS),
+                f"__bench{number}",
+                head,
+                page_size,
+                freeze,
             )
         )
     median = {
@@ -301,7 +321,8 @@ def main() -> None:
         choices=("default", "tuned", "off"),
         default="tuned",
         help="Python's garbage collector while catching up: as `ledger project`'s workers tune "
-        "it (application.runtime.tune_garbage_collection), Python's defaults, or off",
+        "it (application.runtime.tune_garbage_collection, and what a page leaves alive frozen "
+        "out of its reach), Python's defaults, or off",
     )
     parser.add_argument("--database-url", help="a PostgreSQL superuser URL (default: embedded)")
     args = parser.parse_args()
@@ -325,7 +346,13 @@ def main() -> None:
         elif args.gc == "off":
             gc.disable()
         figures = catch_up_figures(
-            bench_db.url, database, rules, head, rounds=args.rounds, page_size=args.page
+            bench_db.url,
+            database,
+            rules,
+            head,
+            rounds=args.rounds,
+            page_size=args.page,
+            freeze_after_page=args.gc == "tuned",
         )
     print(
         f"PostgreSQL {bench_db.server_version}; {head:,} events ({args.workload}); each read "

@@ -61,8 +61,10 @@ def rebuild(
     *,
     page_size: int = DEFAULT_PAGE_SIZE,
     progress: Progress | None = None,
+    freeze_after_page: bool = False,
 ) -> Rebuilt:
-    """Rebuild read model `name` (see the module docstring); the position it was swapped in at."""
+    """Rebuild read model `name` (see the module docstring); the position it was swapped in at.
+    `freeze_after_page`: see ProjectionRunner (`ledger rebuild`, a process of its own)."""
     live = open_read_model_view(database, name)
     rebuild_lock = advisory_lock_key(f"rebuild:{name}")
     try:
@@ -72,7 +74,12 @@ def rebuild(
                 raise RebuildInProgressError(f"a rebuild of {name} is already running")
             try:
                 return _rebuild_and_swap(
-                    database, rules, live, page_size=page_size, progress=progress
+                    database,
+                    rules,
+                    live,
+                    page_size=page_size,
+                    progress=progress,
+                    freeze_after_page=freeze_after_page,
                 )
             finally:
                 guard.execute("SELECT pg_advisory_unlock(%s)", (rebuild_lock,))
@@ -87,6 +94,7 @@ def _rebuild_and_swap(
     *,
     page_size: int,
     progress: Progress | None,
+    freeze_after_page: bool,
 ) -> Rebuilt:
     name = live.base_name
     fresh_name = name + REBUILD_SUFFIX
@@ -99,7 +107,10 @@ def _rebuild_and_swap(
     ledger = open_ledger(database, pool_size=1)
     try:
         runner = ProjectionRunner(
-            [READ_MODELS[name].projection_class(fresh, rules.calendar)], ledger, page_size=page_size
+            [READ_MODELS[name].projection_class(fresh, rules.calendar)],
+            ledger,
+            page_size=page_size,
+            freeze_after_page=freeze_after_page,
         )
         for _pass in range(2):  # the second pass takes what was appended during the first
             head = ledger.recorder.max_notification_id() or 0

@@ -110,9 +110,11 @@ def start_projections(
     *,
     names: Iterable[str] = ALL,
     page_size: int = DEFAULT_PAGE_SIZE,
+    freeze_after_page: bool = False,
 ) -> list[ProjectionRunner]:
     """Start one runner (a thread with its own connections) for the read models `names`: one
-    reader that decodes each page once for all of them; `stop()` it."""
+    reader that decodes each page once for all of them; `stop()` it. `freeze_after_page`: see
+    ProjectionRunner (a process of its own only)."""
     ledger = open_ledger(database, pool_size=1)
     views = {name: open_read_model_view(database, name) for name in names}
     runner = ProjectionRunner(
@@ -120,6 +122,7 @@ def start_projections(
         ledger,
         listen_url=database.url,
         page_size=page_size,
+        freeze_after_page=freeze_after_page,
         on_stop=(ledger.close, *(view.datastore.close for view in views.values())),
     )
     runner.start()

@@ -14,6 +14,7 @@ events table's channel (the recorder NOTIFYs it on every insert), with a timeout
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -66,6 +67,12 @@ class ProjectionRunner:
 
     `listen_url`: a PostgreSQL URL to LISTEN on (None: poll every `poll_interval` seconds).
     `on_stop`: what to close once stopped (the ledger and the views when the runner owns them).
+    `freeze_after_page`: in a process of its own (a projector, `ledger rebuild`), move what a
+    page leaves alive out of the garbage collector's reach (`gc.freeze`). What outlives a page
+    is the read models' caches of dossiers, which the collector otherwise walks again and again
+    as they grow: at a million events, timeliness caught up 22,400 -> 25,800 events/s. Cyclic
+    garbage that happens to be young at that moment is never collected: 78 objects over six
+    catch-ups of a million events, so not where the API's requests run.
     """
 
     def __init__(
@@ -77,6 +84,7 @@ class ProjectionRunner:
         page_size: int = DEFAULT_PAGE_SIZE,
         poll_interval: float = 0.5,
         on_stop: Sequence[Callable[[], None]] = (),
+        freeze_after_page: bool = False,
     ) -> None:
         if not projections:
             raise ValueError("a runner needs at least one read model")
@@ -85,6 +93,7 @@ class ProjectionRunner:
         self.page_size = page_size
         self.poll_interval = poll_interval
         self.on_stop = on_stop
+        self.freeze_after_page = freeze_after_page
         self.events_applied = 0
         self.last_error: BaseException | None = None
         self._models = [
@@ -153,6 +162,8 @@ class ProjectionRunner:
             self._next = self._threads().submit(self._read, page.last)
         waiting = [model for model in active if model.position < page.last]
         fresh = self._apply_all(waiting, page)
+        if self.freeze_after_page:
+            gc.freeze()
         self.events_applied += page.count
         return page.count == self.page_size or not fresh
 

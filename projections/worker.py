@@ -74,7 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the collector's passes took two fifths of the timeliness model's catch-up.
     tune_garbage_collection()
     runners: list[Stoppable] = list(
-        start_projections(database, rules, names=[args.name], page_size=args.batch)
+        start_projections(
+            database, rules, names=[args.name], page_size=args.batch, freeze_after_page=True
+        )
     )
     if args.name == AUDIT_LOG:
         runners.append(start_checkpointing(database, settings))  # signs where the log grows

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import os
 import signal
 import socket
@@ -104,4 +106,68 @@ def test_four_workers_start_together_and_share_the_ledger(
     assert server.returncode == 0, errors.decode()
     assert f"listening on {base}" in printed.decode()  # and where the pages are
     assert f"{base}/inspect" in printed.decode() and f"{base}/dashboard" in printed.decode()
+    assert b"Traceback" not in errors, errors.decode()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:  # the field after the state
+                found.append(int(entry.name))
+    return found
+
+
+def _established_on(pid: int, port: int) -> int:
+    """How many of `pid`'s descriptors are TCP connections accepted on local `port`."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == "01":  # 01: ESTABLISHED
+                inodes.add(fields[9])
+    held = 0
+    for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(descriptor)
+            held += target.startswith("socket:[") and target[8:-1] in inodes
+    return held
+
+
+def test_two_workers_are_dealt_kept_alive_connections_evenly(
+    database: Database, tmp_path: Path
+) -> None:
+    """32 clients that keep their connections open (as wrk, or a handling system's pool) are
+    served 16 by each worker: a worker with more answers them later than the other would."""
+    port = free_port()
+    env = dict(os.environ, LEDGER_DATABASE_URL=database.url, LEDGER_DATA_DIR=str(tmp_path))
+    ledger = Path(sys.executable).parent / "ledger"
+    server = subprocess.Popen(
+        [str(ledger), "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(32)]
+    try:
+        wait_for_health(base, server)
+        for client in clients:
+            client.request("GET", "/health")
+            answer = client.getresponse()
+            answer.read()
+            assert answer.status == 200
+        workers = [pid for pid in _children(server.pid) if _established_on(pid, port)]
+        assert sorted(_established_on(pid, port) for pid in workers) == [16, 16]
+    finally:
+        for client in clients:
+            client.close()
+        server.send_signal(signal.SIGTERM)
+        _, errors = server.communicate(timeout=30)
+    assert server.returncode == 0, errors.decode()
     assert b"Traceback" not in errors, errors.decode()
