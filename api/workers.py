@@ -55,7 +55,7 @@ class HandedConnectionsServer(uvicorn.Server):
         await super().startup(sockets=[])  # the lifespan; no listener of its own
         # What uvicorn's startup gives `loop.create_server` for each connection it accepts.
         protocol = functools.partial(
-            self.config.http_protocol_class,
+            self.config.http_protocol_class,  # type: ignore[call-arg]  # as uvicorn's own call
             config=self.config,
             server_state=self.server_state,
             app_state=self.lifespan.state,
