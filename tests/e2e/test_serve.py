@@ -109,6 +109,16 @@ def test_four_workers_start_together_and_share_the_ledger(
     assert b"Traceback" not in errors, errors.decode()
 
 
+def _workers(pid: int) -> list[int]:
+    """The API workers of `ledger serve` `pid` (multiprocessing's resource tracker is its child
+    too)."""
+    return [
+        child
+        for child in _children(pid)
+        if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -162,8 +172,8 @@ def test_two_workers_are_dealt_kept_alive_connections_evenly(
             answer = client.getresponse()
             answer.read()
             assert answer.status == 200
-        workers = [pid for pid in _children(server.pid) if _established_on(pid, port)]
-        assert sorted(_established_on(pid, port) for pid in workers) == [16, 16]
+        counts = sorted(_established_on(pid, port) for pid in _workers(server.pid))
+        assert counts == [16, 16]
     finally:
         for client in clients:
             client.close()
@@ -171,3 +181,39 @@ def test_two_workers_are_dealt_kept_alive_connections_evenly(
         _, errors = server.communicate(timeout=30)
     assert server.returncode == 0, errors.decode()
     assert b"Traceback" not in errors, errors.decode()
+
+
+def test_a_killed_worker_is_replaced_and_new_connections_are_served_meanwhile(
+    database: Database, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = dict(os.environ, LEDGER_DATABASE_URL=database.url, LEDGER_DATA_DIR=str(tmp_path))
+    ledger = Path(sys.executable).parent / "ledger"
+    server = subprocess.Popen(
+        [str(ledger), "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(base, server)
+        first = _workers(server.pid)
+        assert len(first) == 2
+        os.kill(first[0], signal.SIGKILL)
+        for _ in range(10):  # each a new connection: none may be dealt to the dead worker
+            with urllib.request.urlopen(f"{base}/health", timeout=10) as answer:
+                assert answer.status == 200
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = _workers(server.pid)
+            if len(now) == 2 and first[0] not in now:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"the killed worker was not replaced: {first} -> {now}")
+        wait_for_health(base, server)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, errors = server.communicate(timeout=30)
+    assert server.returncode == 0, errors.decode()
