@@ -28,6 +28,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def serve(database: Database, tmp_path: Path, workers: int) -> tuple[subprocess.Popen[bytes], int]:
+    """`ledger serve --workers N` on a free port of its own, as an operator starts it."""
+    port = free_port()
+    env = dict(os.environ, LEDGER_DATABASE_URL=database.url, LEDGER_DATA_DIR=str(tmp_path))
+    ledger = Path(sys.executable).parent / "ledger"
+    server = subprocess.Popen(
+        [str(ledger), "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    return server, port
+
+
 def wait_for_health(base: str, server: subprocess.Popen[bytes], seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -64,15 +78,7 @@ def test_four_workers_start_together_and_share_the_ledger(
         _, token = runtime.keys.issue(Role.HANDLER, ("000.00.31.H56",), "tn")
     finally:
         runtime.close()
-    port = free_port()
-    env = dict(os.environ, LEDGER_DATABASE_URL=database.url, LEDGER_DATA_DIR=str(tmp_path))
-    ledger = Path(sys.executable).parent / "ledger"
-    server = subprocess.Popen(
-        [str(ledger), "serve", "--port", str(port), "--workers", "4"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    server, port = serve(database, tmp_path, workers=4)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_health(base, server)
@@ -154,15 +160,7 @@ def test_two_workers_are_dealt_kept_alive_connections_evenly(
 ) -> None:
     """32 clients that keep their connections open (as wrk, or a handling system's pool) are
     served 16 by each worker: a worker with more answers them later than the other would."""
-    port = free_port()
-    env = dict(os.environ, LEDGER_DATABASE_URL=database.url, LEDGER_DATA_DIR=str(tmp_path))
-    ledger = Path(sys.executable).parent / "ledger"
-    server = subprocess.Popen(
-        [str(ledger), "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    server, port = serve(database, tmp_path, workers=2)
     base = f"http://127.0.0.1:{port}"
     clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(32)]
     try:
@@ -186,15 +184,7 @@ def test_two_workers_are_dealt_kept_alive_connections_evenly(
 def test_a_killed_worker_is_replaced_and_new_connections_are_served_meanwhile(
     database: Database, tmp_path: Path
 ) -> None:
-    port = free_port()
-    env = dict(os.environ, LEDGER_DATABASE_URL=database.url, LEDGER_DATA_DIR=str(tmp_path))
-    ledger = Path(sys.executable).parent / "ledger"
-    server = subprocess.Popen(
-        [str(ledger), "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    server, port = serve(database, tmp_path, workers=2)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_health(base, server)
