@@ -21,7 +21,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, PathParameter, QueryParameter
 
 from api.auth import require
-from api.problems import ProblemError
+from api.problems import PROBLEM_JSON, Problem, ProblemError
 from application.keys import Role
 from application.runtime import Runtime
 from application.transparency.bundle import (
@@ -58,6 +58,14 @@ MAX_PAGE = 1000
 MAX_SIZE = 2**63 - 1
 RETRY_SECONDS = "10"
 T = TypeVar("T")
+# An event newer than the log or than the checkpoint asked for (seconds behind, usually).
+NOT_LOGGED_YET = ResponseSpec(
+    data_container=Problem,
+    media_type=PROBLEM_JSON,
+    description="The event is not in the log, or not in that checkpoint, yet (`not_yet_logged`,"
+    " `not_in_checkpoint`): retry after `Retry-After` seconds",
+    generate_examples=False,
+)
 
 _PROBLEMS: dict[type[AuditLogError], tuple[int, str]] = {
     NoCheckpointYet: (404, "no_checkpoint_yet"),
@@ -244,6 +252,7 @@ class AuditController(Controller):
         guards=[require(Role.INSPECTOR)],
         summary="An event's inclusion proof in a signed checkpoint",
         description="`tree_size`: a checkpoint's size; by default the latest checkpoint's.",
+        responses={409: NOT_LOGGED_YET},
     )
     async def inclusion(
         self,
@@ -297,7 +306,10 @@ class DossierExportController(Controller):
         summary="A dossier's history as stored, with inclusion proofs (dossier-ledger-bundle/1)",
         description="The events included in the latest signed checkpoint, each with its stored"
         " bytes, its leaf index and its inclusion proof; see docs/audit.md.",
-        responses={200: ResponseSpec(Bundle, description="The bundle, as indented JSON")},
+        responses={
+            200: ResponseSpec(Bundle, description="The bundle, as indented JSON"),
+            409: NOT_LOGGED_YET,
+        },
     )
     async def export(
         self, runtime: NamedDependency[Runtime], code: FromPath[str]

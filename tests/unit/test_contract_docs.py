@@ -565,3 +565,13 @@ def test_the_readme_and_docs_link_only_to_files_in_the_repository() -> None:
         named = r"`((?:docs|api|application|domain|projections|tests)/[\w/]+\.\w+)`"
         for path in re.findall(named, text):
             assert (ROOT / path).exists(), f"{document.name} names {path}, which does not exist"
+
+
+def test_proofs_document_the_409_of_an_event_not_yet_in_the_checkpoint(
+    openapi: dict[str, Any],
+) -> None:
+    """An inclusion proof or an export asked for just after an event was stored answers 409
+    `not_yet_logged` / `not_in_checkpoint` (schemathesis found it undocumented)."""
+    for path in ("/v1/audit/proofs/inclusion", "/v1/dossiers/{code}/export"):
+        answers = openapi["paths"][path]["get"]["responses"]
+        assert "application/problem+json" in answers["409"]["content"], path
