@@ -786,11 +786,12 @@ class Dossier(Aggregate):
             self.Annotated, envelope, note=data.note, refers_to_version=data.refers_to_version
         )
 
-    def _trigger(
-        self, event_class: type[Dossier.Event], envelope: Envelope, **fields: object
-    ) -> None:
-        self.trigger_event(
-            event_class,
+    def _trigger(self, event_class: type[Dossier.Event], envelope: Envelope, **fields: Any) -> None:
+        """The next event of this dossier, applied and pending: what eventsourcing's
+        `trigger_event` does, without its copies of the arguments (a tenth of `record`)."""
+        event = event_class(
+            originator_id=self.id,
+            originator_version=self.version + 1,
             timestamp=envelope.recorded_at,
             event_id=envelope.event_id,
             occurred_at=envelope.occurred_at,
@@ -801,6 +802,8 @@ class Dossier(Aggregate):
             fingerprint=envelope.fingerprint,
             **fields,
         )
+        event.mutate(self)
+        self.pending_events.append(event)
 
     def _clock(self) -> Clock:
         if self.received_at is None:
