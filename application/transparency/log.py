@@ -30,7 +30,7 @@ from uuid import UUID
 from eventsourcing.postgres import PostgresDatastore
 from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from application.database import EVENTS_TABLE
 from application.transparency.bundle import RecordedEvent
@@ -46,6 +46,14 @@ from application.transparency.merkle import (
     subtrees_of_proof,
     subtrees_of_range,
 )
+
+UPPER_LEVELS = 8
+"""Subtrees of this level and above (one per 256 leaves and fewer) are also kept in a small
+covering index: a proof reads one per level of the tree, and in a large log each of the upper
+ones would otherwise cost a heap page of its own, cold (they were stored far apart in time). The
+lower ones of a proof were stored together, a few heap pages for all of them."""
+
+UPPER_LEVELS_CONDITION = SQL("level >= {}").format(Literal(UPPER_LEVELS))
 
 CHECKPOINTS_TABLE = "audit_log_checkpoints"
 COSIGNATURES_TABLE = "audit_log_cosignatures"
@@ -81,6 +89,10 @@ class AuditTables:
         return self._table(self.subtrees_name)
 
     @property
+    def upper_subtrees_index(self) -> str:
+        return f"{self.name}_subtrees_upper"
+
+    @property
     def checkpoints(self) -> Composed:
         return self._table(CHECKPOINTS_TABLE)
 
@@ -108,6 +120,9 @@ class AuditTables:
                 "CREATE TABLE IF NOT EXISTS {} (level smallint NOT NULL, index bigint NOT NULL,"
                 " hash bytea NOT NULL, PRIMARY KEY (level, index))"
             ).format(self.subtrees),
+            SQL(
+                "CREATE INDEX IF NOT EXISTS {} ON {} (level, index) INCLUDE (hash) WHERE {}"
+            ).format(Identifier(self.upper_subtrees_index), self.subtrees, UPPER_LEVELS_CONDITION),
             SQL(
                 "CREATE TABLE IF NOT EXISTS {} (tree_size bigint PRIMARY KEY,"
                 " root_hash bytea NOT NULL, note text NOT NULL, verifier_key text NOT NULL,"
@@ -224,17 +239,28 @@ class LogStore:
                 copy.write_row((subtree.level, subtree.index, subtree.hash))
 
     def hash_store(self, subtrees: Iterable[tuple[int, int]]) -> MemoryHashStore:
-        """The stored subtrees asked for, fetched in one query."""
+        """The stored subtrees asked for, fetched in one query: the upper levels from their
+        covering index (a condition on the level lets the planner use it)."""
         wanted = sorted(set(subtrees))
         if not wanted:
             return MemoryHashStore()
+        lower = [subtree for subtree in wanted if subtree[0] < UPPER_LEVELS]
+        upper = wanted[len(lower) :]
         rows = self.cursor.execute(
             SQL(
-                "SELECT level, index, hash FROM {}"
+                "SELECT level, index, hash FROM {subtrees}"
                 " JOIN unnest(%b::smallint[], %b::bigint[]) AS wanted(level, index)"
-                " USING (level, index)"
-            ).format(self.tables.subtrees),
-            ([level for level, _ in wanted], [index for _, index in wanted]),
+                " USING (level, index) WHERE level < {upper}"
+                " UNION ALL SELECT level, index, hash FROM {subtrees}"
+                " JOIN unnest(%b::smallint[], %b::bigint[]) AS wanted(level, index)"
+                " USING (level, index) WHERE level >= {upper}"
+            ).format(subtrees=self.tables.subtrees, upper=Literal(UPPER_LEVELS)),
+            (
+                [level for level, _ in lower],
+                [index for _, index in lower],
+                [level for level, _ in upper],
+                [index for _, index in upper],
+            ),
         ).fetchall()
         return MemoryHashStore(Subtree(row["level"], row["index"], row["hash"]) for row in rows)
 
