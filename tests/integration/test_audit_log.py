@@ -15,7 +15,7 @@ import hypothesis
 import pytest
 from eventsourcing.persistence import StoredEvent, Tracking
 from hypothesis import strategies as st
-from psycopg.sql import SQL
+from psycopg.sql import SQL, Identifier
 
 from application.bootstrap import Database
 from application.ledger import APPLICATION_NAME, DossierLedger
@@ -56,6 +56,7 @@ from projections.audit_log import (
     AuditLogProjection,
     AuditLogView,
     catch_up_audit_log,
+    open_audit_log,
     start_checkpointing,
 )
 from projections.rebuild import rebuild
@@ -189,6 +190,32 @@ def test_inclusion_and_consistency_proofs_from_the_database_verify(
             for old in (1, 3, 64, size // 2):
                 if old <= size:
                     assert store.consistency_proof(old, size) == consistency_proof(tree, old, size)
+
+
+def test_a_log_opened_without_the_index_of_its_upper_subtrees_gets_it_and_proofs_agree(
+    database: Database, ledger: DossierLedger, view: AuditLogView, head: int
+) -> None:
+    rows = stored_rows(ledger)
+    assert len(rows) > 2 * 256, "the tree must reach the upper levels (8 and above)"
+    tree, size = memory_tree(rows), len(rows)
+    name = view.tables.upper_subtrees_index
+    with view.datastore.transaction(commit=True) as cursor:  # a log of before the index
+        cursor.execute(
+            SQL("DROP INDEX {}.{}").format(Identifier(view.tables.schema), Identifier(name))
+        )
+    reopened = open_audit_log(database.ledger_env(pool_size=1))
+    try:
+        with reopened.log.reading() as store:
+            definition = store.cursor.execute(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = %s", (name,)
+            ).fetchone()
+            for index in (0, 255, 256, size // 2, size - 1):
+                assert store.inclusion_proof(index, size)[1] == inclusion_proof(tree, index, size)
+    finally:
+        reopened.datastore.close()
+    assert definition is not None
+    assert "INCLUDE (hash)" in definition["indexdef"]
+    assert "WHERE (level >= 8)" in definition["indexdef"]
 
 
 def test_an_inclusion_proof_needs_a_signed_tree_size_within_the_log(
