@@ -11,7 +11,7 @@ event: the opening events build the aggregate themselves when they are the first
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -789,7 +789,8 @@ class Dossier(Aggregate):
     def _trigger(self, event_class: type[Dossier.Event], envelope: Envelope, **fields: Any) -> None:
         """The next event of this dossier, applied and pending: what eventsourcing's
         `trigger_event` does, without its copies of the arguments (a tenth of `record`)."""
-        event = event_class(
+        build: Callable[..., Dossier.Event] = event_class  # its fields are keyword arguments
+        event = build(
             originator_id=self.id,
             originator_version=self.version + 1,
             timestamp=envelope.recorded_at,
