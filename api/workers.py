@@ -7,8 +7,11 @@ SO_REUSEPORT sockets, one per worker, spread by address hash: 32 connections end
 the worker with 19 answered later (the public lookup's p99 17 ms against 8.4 with an even load).
 Here the parent accepts every connection and deals them to the workers in turn, each over a Unix
 socket pair with the descriptor attached (SCM_RIGHTS); the worker adopts it into its event loop
-with uvicorn's protocol, as if it had accepted it itself. The parent also restarts a worker that
-dies, and stops them all on SIGTERM or SIGINT.
+with uvicorn's protocol, as if it had accepted it itself, and acknowledges it with a byte. Until
+then the parent keeps its own copy: a worker that dies with connections handed over but not yet
+adopted (killed between the parent's send and its own receive) does not take them with it; they
+are dealt to the others. The parent also restarts a worker that dies, and stops them all on
+SIGTERM or SIGINT.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import multiprocessing
 import selectors
 import signal
 import socket
+from collections import deque
 from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any
@@ -33,6 +37,7 @@ STARTUP_FAILURE = 3  # uvicorn's exit code when the application's lifespan faile
 BACKLOG = 2048
 WATCH_INTERVAL = 0.2  # seconds between looks at the workers while no connection arrives
 HANDOVER = b"c"  # one byte per descriptor handed over (a message needs a byte)
+ADOPTED = b"a"  # the worker's answer, one byte per descriptor it adopted
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -73,6 +78,9 @@ class HandedConnectionsServer(uvicorn.Server):
             for descriptor in descriptors:
                 connection = socket.socket(fileno=descriptor)
                 loop.create_task(loop.connect_accepted_socket(protocol, connection))
+            if descriptors:  # the parent may close its copies now
+                with contextlib.suppress(OSError):  # the parent is gone: nothing to tell
+                    self.channel.send(ADOPTED * len(descriptors))
             if not message:  # the parent is gone: nobody hands connections over any more
                 loop.remove_reader(self.channel.fileno())
                 self.should_exit = True
@@ -110,15 +118,45 @@ class Worker:
         self.process.start()
         theirs.close()
         self.channel.setblocking(False)
+        self.unadopted: deque[socket.socket] = deque()  # handed over, not yet acknowledged
 
     def hand_over(self, connection: socket.socket) -> bool:
-        """Give `connection` to this worker; False if it cannot take it now."""
+        """Give `connection` to this worker (the parent keeps its copy until the worker says it
+        adopted it); False if it cannot take it now."""
         try:
-            return socket.send_fds(self.channel, [HANDOVER], [connection.fileno()]) == 1
+            sent = socket.send_fds(self.channel, [HANDOVER], [connection.fileno()]) == 1
         except OSError:  # full (busy for a long while) or gone (it died)
             return False
+        if sent:
+            self.unadopted.append(connection)
+        return sent
+
+    def read_adopted(self) -> bool:
+        """Close the parent's copies of the connections the worker adopted; False once the
+        worker's end is closed (it died or stopped)."""
+        while True:
+            try:
+                adopted = self.channel.recv(4096)
+            except (BlockingIOError, InterruptedError):
+                return True
+            except OSError:
+                return False
+            if not adopted:
+                return False
+            for _ in range(min(len(adopted), len(self.unadopted))):
+                self.unadopted.popleft().close()
+
+    def take_unadopted(self) -> list[socket.socket]:
+        """The connections handed over that the worker never adopted (it died)."""
+        self.read_adopted()  # what it did adopt before it died
+        connections = list(self.unadopted)
+        self.unadopted.clear()
+        return connections
 
     def close(self) -> None:
+        for connection in self.unadopted:
+            connection.close()
+        self.unadopted.clear()
         self.channel.close()
 
 
@@ -129,14 +167,14 @@ class Dealer:
         self.workers = workers
         self._next = 0
 
-    def deal(self, connection: socket.socket) -> None:
-        with connection:  # the worker holds its own copy of the descriptor
-            for _ in range(len(self.workers)):
-                worker = self.workers[self._next]
-                self._next = (self._next + 1) % len(self.workers)
-                if worker.hand_over(connection):
-                    return
-            _log.warning("no API worker could take a connection; it is closed")
+    def deal(self, connection: socket.socket, avoiding: Worker | None = None) -> None:
+        for _ in range(len(self.workers)):
+            worker = self.workers[self._next]
+            self._next = (self._next + 1) % len(self.workers)
+            if worker is not avoiding and worker.hand_over(connection):
+                return  # the worker's `unadopted` holds it until the worker adopts it
+        _log.warning("no API worker could take a connection; it is closed")
+        connection.close()
 
 
 def serve_workers(host: str, port: int, workers: int, forwarded_allow_ips: str = "") -> int:
@@ -157,12 +195,17 @@ def serve_workers(host: str, port: int, workers: int, forwarded_allow_ips: str =
     dealer = Dealer([Worker(context, forwarded_allow_ips) for _ in range(workers)])
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
+    for worker in dealer.workers:
+        selector.register(worker.channel, selectors.EVENT_READ, worker)
     status = 0
     try:
         while not stopping:
-            if selector.select(WATCH_INTERVAL):
-                _accept_waiting(listener, dealer)
-            status = _replace_dead(dealer, context, forwarded_allow_ips)
+            for key, _events in selector.select(WATCH_INTERVAL):
+                if key.data is None:
+                    _accept_waiting(listener, dealer)
+                elif not key.data.read_adopted():
+                    selector.unregister(key.fileobj)  # it died: _replace_dead takes over
+            status = _replace_dead(dealer, context, forwarded_allow_ips, selector)
             stopping = stopping or status != 0
     finally:
         selector.close()
@@ -193,8 +236,11 @@ def _accept_waiting(listener: socket.socket, dealer: Dealer) -> None:
         dealer.deal(connection)
 
 
-def _replace_dead(dealer: Dealer, context: Any, forwarded_allow_ips: str) -> int:
-    """Start a worker in place of each that died; STARTUP_FAILURE if one could not start."""
+def _replace_dead(
+    dealer: Dealer, context: Any, forwarded_allow_ips: str, selector: selectors.BaseSelector
+) -> int:
+    """Start a worker in place of each that died, and deal the connections it never adopted to
+    the others; STARTUP_FAILURE if one could not start."""
     for index, worker in enumerate(dealer.workers):
         if worker.process.is_alive():
             continue
@@ -206,6 +252,12 @@ def _replace_dead(dealer: Dealer, context: Any, forwarded_allow_ips: str) -> int
             worker.process.pid,
             worker.process.exitcode,
         )
+        with contextlib.suppress(KeyError, ValueError):  # unregistered when its channel closed
+            selector.unregister(worker.channel)
+        orphans = worker.take_unadopted()
         worker.close()
-        dealer.workers[index] = Worker(context, forwarded_allow_ips)
+        dealer.workers[index] = replacement = Worker(context, forwarded_allow_ips)
+        selector.register(replacement.channel, selectors.EVENT_READ, replacement)
+        for connection in orphans:
+            dealer.deal(connection, avoiding=replacement)  # the others answer at once
     return 0

@@ -207,3 +207,33 @@ def test_a_killed_worker_is_replaced_and_new_connections_are_served_meanwhile(
         server.send_signal(signal.SIGTERM)
         _, errors = server.communicate(timeout=30)
     assert server.returncode == 0, errors.decode()
+
+
+def test_connections_dealt_to_a_worker_that_dies_before_adopting_them_are_served_by_another(
+    database: Database, tmp_path: Path
+) -> None:
+    """The race of a worker killed between the parent's handover and its own receive, made
+    certain: a stopped worker is dealt connections it cannot adopt, then killed."""
+    server, port = serve(database, tmp_path, workers=2)
+    base = f"http://127.0.0.1:{port}"
+    clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=30) for _ in range(4)]
+    try:
+        wait_for_health(base, server)
+        workers = _workers(server.pid)
+        assert len(workers) == 2
+        os.kill(workers[0], signal.SIGSTOP)
+        for client in clients:  # dealt in turn: two of them to the stopped worker
+            client.connect()
+        time.sleep(1)  # the parent has dealt them all by now
+        os.kill(workers[0], signal.SIGKILL)
+        for client in clients:
+            client.request("GET", "/health")
+            answer = client.getresponse()
+            answer.read()
+            assert answer.status == 200
+    finally:
+        for client in clients:
+            client.close()
+        server.send_signal(signal.SIGTERM)
+        _, errors = server.communicate(timeout=30)
+    assert server.returncode == 0, errors.decode()
