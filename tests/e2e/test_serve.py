@@ -165,20 +165,30 @@ def test_two_workers_are_dealt_kept_alive_connections_evenly(
     clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(32)]
     try:
         wait_for_health(base, server)
-        for client in clients:
-            client.request("GET", "/health")
-            answer = client.getresponse()
-            answer.read()
-            assert answer.status == 200
+        _all_healthy(clients)
         counts = sorted(_established_on(pid, port) for pid in _workers(server.pid))
         assert counts == [16, 16]
     finally:
-        for client in clients:
-            client.close()
-        server.send_signal(signal.SIGTERM)
-        _, errors = server.communicate(timeout=30)
+        errors = _stop(server, clients)
     assert server.returncode == 0, errors.decode()
     assert b"Traceback" not in errors, errors.decode()
+
+
+def _all_healthy(clients: list[http.client.HTTPConnection]) -> None:
+    for client in clients:
+        client.request("GET", "/health")
+        answer = client.getresponse()
+        answer.read()
+        assert answer.status == 200
+
+
+def _stop(server: subprocess.Popen[bytes], clients: list[http.client.HTTPConnection]) -> bytes:
+    """Close the clients, stop the server with SIGTERM; its standard error."""
+    for client in clients:
+        client.close()
+    server.send_signal(signal.SIGTERM)
+    _, errors = server.communicate(timeout=30)
+    return errors
 
 
 def test_a_killed_worker_is_replaced_and_new_connections_are_served_meanwhile(
@@ -226,14 +236,7 @@ def test_connections_dealt_to_a_worker_that_dies_before_adopting_them_are_served
             client.connect()
         time.sleep(1)  # the parent has dealt them all by now
         os.kill(workers[0], signal.SIGKILL)
-        for client in clients:
-            client.request("GET", "/health")
-            answer = client.getresponse()
-            answer.read()
-            assert answer.status == 200
+        _all_healthy(clients)
     finally:
-        for client in clients:
-            client.close()
-        server.send_signal(signal.SIGTERM)
-        _, errors = server.communicate(timeout=30)
+        errors = _stop(server, clients)
     assert server.returncode == 0, errors.decode()
