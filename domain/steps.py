@@ -189,18 +189,9 @@ def start_step(
     SKIPPED when steps between the furthest one reached and it never ran. Not in the plan:
     NOT_IN_CATALOGUE, no time, in the agency of the step before it (the dossier's when first).
     """
-    index = _index(plan, step)
-    if not runs and index is not None:  # the first step of a dossier (every receipt)
-        planned = plan[index]
-        skipped = tuple(other.step for other in plan[:index])
-        flags = (StepFlag.SKIPPED,) if skipped else ()
-        allowed = max(planned.working_time, _ZERO)
-        due = calendar.add_working_time(at, allowed).astimezone(UTC)
-        return StepRun(
-            1, step, planned.name, unit, planned.agency or agency, at, allowed, due, flags, skipped
-        )
     ended = [run.finished(at) for run in runs]
     number = ended[-1].number + 1 if ended else 1
+    index = _index(plan, step)
     if index is None:
         in_agency = ended[-1].agency if ended else agency
         flags = (StepFlag.NOT_IN_CATALOGUE,)
