@@ -250,11 +250,11 @@ class LogStore:
             SQL(
                 "SELECT level, index, hash FROM {subtrees}"
                 " JOIN unnest(%b::smallint[], %b::bigint[]) AS wanted(level, index)"
-                " USING (level, index) WHERE level < {upper}"
+                " USING (level, index) WHERE NOT ({upper})"
                 " UNION ALL SELECT level, index, hash FROM {subtrees}"
                 " JOIN unnest(%b::smallint[], %b::bigint[]) AS wanted(level, index)"
-                " USING (level, index) WHERE level >= {upper}"
-            ).format(subtrees=self.tables.subtrees, upper=Literal(UPPER_LEVELS)),
+                " USING (level, index) WHERE {upper}"
+            ).format(subtrees=self.tables.subtrees, upper=UPPER_LEVELS_CONDITION),
             (
                 [level for level, _ in lower],
                 [index for _, index in lower],

@@ -214,8 +214,7 @@ def test_a_killed_worker_is_replaced_and_new_connections_are_served_meanwhile(
             raise AssertionError(f"the killed worker was not replaced: {first} -> {now}")
         wait_for_health(base, server)
     finally:
-        server.send_signal(signal.SIGTERM)
-        _, errors = server.communicate(timeout=30)
+        errors = _stop(server, [])
     assert server.returncode == 0, errors.decode()
 
 
